@@ -1,0 +1,404 @@
+"""The `actionbot` command: parses arguments, calls the library, turns errors into messages.
+
+This and the scheduler are the only places that read the wall clock; every command that judges
+time takes `--as-of` so a run can be repeated for any day.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot import quality
+from bot.db import create_schema, make_engine, session
+from bot.export_json import export_plans
+from bot.importing import import_files
+from bot.plans.partial_date import PartialDate
+from bot.settings import Settings, SettingsError, configure_logging, load_settings
+from bot.status import StatusRow, status_rows
+from bot.store import PlanView, load_plans
+from bot.yamlfile import InputFileError
+
+app = typer.Typer(
+    help="actionbot: chases the leads of multi-agency action plans for updates.\n\n"
+    "Start with `actionbot demo`, or `actionbot init` then `actionbot status`.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+# Plain lines are never re-wrapped (a file path split in two cannot be pasted); tables still fit.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+SEED_CONVERTERS = ("jtai", "mscb")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _fail(f"bad settings (environment or .env): {exc}")
+    configure_logging(settings)
+    return settings
+
+
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of: expected a date like 2019-06-01, got {value!r}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _report_input_error(exc: InputFileError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s); nothing was imported:")
+    for p in exc.problems:
+        err.print(f"  {p}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def _plans(database_url: str, plan: str | None) -> list[PlanView]:
+    engine = make_engine(database_url)
+    create_schema(engine)
+    with session(engine) as s:
+        try:
+            plans = load_plans(s, plan)
+        except KeyError:
+            from bot.store import plan_ids
+
+            known = ", ".join(plan_ids(s)) or "none: run `actionbot init` first"
+            _fail(f"no plan {plan!r} in the database (plans: {known})")
+    if not plans:
+        _fail("the database holds no plans yet: run `actionbot init` (or `actionbot import`)")
+    return plans
+
+
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Judge as on this day (YYYY-MM-DD).")]
+PlanOpt = Annotated[str | None, typer.Option("--plan", help="Only this plan (its id).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command()
+def init() -> None:
+    """Create the database and load data/people.yaml and every plan in data/plans/.
+
+    Safe to run again: plans are updated in place, replies already recorded are kept.
+
+    Example: actionbot init
+    """
+    settings = _settings()
+    paths = [settings.people_file, settings.plans_dir]
+    for p in paths:
+        if not p.exists():
+            _fail(f"{p} does not exist (ACTIONBOT_DATA_DIR is {settings.data_dir})")
+    _import(settings, paths)
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Plan files (YAML, CSV, XLSX, DOCX), people.yaml, or folders of them."),
+    ],
+    undated_as: Annotated[
+        str | None,
+        typer.Option(
+            "--undated-as",
+            help="Date (YYYY-MM) to give progress text that has none "
+            "(CSV/XLSX/DOCX); without it such text is refused.",
+        ),
+    ] = None,
+) -> None:
+    """Import plans or people; all files are checked before anything is stored.
+
+    Examples:
+      actionbot import data/plans/jtai-2018.yaml
+      actionbot import board-plan.xlsx --undated-as 2019-05
+    """
+    settings = _settings()
+    as_of = None
+    if undated_as:
+        try:
+            as_of = PartialDate.parse(undated_as)
+        except ValueError as exc:
+            _fail(f"--undated-as: {exc}")
+    _import(settings, paths, as_of)
+
+
+def _import(settings: Settings, paths: list[Path], as_of: PartialDate | None = None) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        reports = import_files(engine, paths, _now(), as_of)
+    except InputFileError as exc:
+        _report_input_error(exc)
+    for r in reports:
+        line = (
+            f"{r.plan_id}: {r.added} action(s) added, {r.updated} updated, "
+            f"{r.progress_added} progress entr(ies) added, {r.progress_removed} removed"
+        )
+        if r.withdrawn:
+            line += f"; withdrawn (no longer in the file): {', '.join(r.withdrawn)}"
+        out.print(line, highlight=False)
+    out.print(f"database: {settings.database_url}", highlight=False)
+
+
+@app.command()
+def status(
+    plan: PlanOpt = None,
+    lead: Annotated[
+        str | None,
+        typer.Option("--lead", help="Only actions this lead leads (any part of the name)."),
+    ] = None,
+    as_of: AsOf = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One row per action: ref, title, leads, due, last update, days overdue and quiet, RAG.
+
+    Examples:
+      actionbot status --plan jtai-2018
+      actionbot status --lead "Kelly Cogger" --as-of 2019-01-31 --json
+    """
+    settings = _settings()
+    day = _as_of(as_of)
+    rows = status_rows(_plans(settings.database_url, plan), day, lead)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    _print_status(rows, day)
+
+
+def _print_status(rows: list[StatusRow], day: date) -> None:
+    table = Table(title=f"Actions as of {day:%d %b %Y}", show_lines=False)
+    for name, kw in (
+        ("Plan", {}),
+        ("Ref", {}),
+        ("Action", {"max_width": 48}),
+        ("Leads", {"max_width": 30}),
+        ("Due", {}),
+        ("Last update", {}),
+        ("Days overdue", {"justify": "right"}),
+        ("Days quiet", {"justify": "right"}),
+        ("RAG", {}),
+        ("Status", {}),
+    ):
+        table.add_column(name, overflow="fold", **kw)  # type: ignore[arg-type]
+    colours = {"red": "red", "amber": "yellow", "green": "green"}
+    for r in rows:
+        rag = f"[{colours[r.rag]}]{r.rag}[/]" if r.rag in colours else "-"
+        table.add_row(
+            r.plan,
+            r.ref,
+            _escape(r.title),
+            _escape("; ".join(r.leads) or "(no lead)"),
+            r.due or "-",
+            r.last_update or "-",
+            str(r.days_overdue) if r.days_overdue is not None else "",
+            str(r.days_since_update) if r.days_since_update is not None else "",
+            rag,
+            r.status,
+        )
+    out.print(table)
+    out.print(f"{len(rows)} action(s)", highlight=False)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command("check-data")
+def check_data(
+    as_json: JsonOpt = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when anything is found.")
+    ] = False,
+) -> None:
+    """The data-quality report: leads without contact details, unreadable or suspicious
+    timescales, actions without a lead, name variants merged, refs missing or duplicated.
+
+    Example: actionbot check-data
+    """
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    from sqlmodel import select
+
+    from bot import models
+
+    with session(engine) as s:
+        plans = load_plans(s)
+        contacts = {p.name: bool(p.email) for p in s.exec(select(models.Person))}
+    findings = quality.check_plans(plans, contacts)
+    if settings.plans_dir.is_dir():
+        findings = (
+            quality.check_files(
+                [settings.people_file, settings.plans_dir]
+                if settings.people_file.exists()
+                else [settings.plans_dir]
+            )
+            + findings
+        )
+    if as_json:
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        _print_findings(findings)
+    if strict and findings:
+        raise typer.Exit(1)
+
+
+def _print_findings(findings: list[quality.Finding]) -> None:
+    if not findings:
+        out.print("No data-quality problems found.")
+        return
+    current = None
+    for f in findings:
+        if f.kind != current:
+            current = f.kind
+            count = sum(1 for x in findings if x.kind == f.kind)
+            out.print(f"\n[bold]{quality.CHECK_TITLES[f.kind]}[/] ({count})")
+        where = " ".join(x for x in (f.plan, f.ref) if x)
+        out.print(f"  {where + ': ' if where else ''}{f.message}", markup=False, highlight=False)
+    summary = Counter(f.kind for f in findings)
+    out.print(f"\n{len(findings)} finding(s) in {len(summary)} kind(s)", highlight=False)
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="Output format: json.")] = "json",
+    plan: PlanOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """The whole state in a documented shape other tools can read.
+
+    Example: actionbot export --format json --plan mscb-2017-20 -o mscb.json
+    """
+    if fmt != "json":
+        _fail(f"--format: only json is available so far, got {fmt!r}")
+    settings = _settings()
+    text = json.dumps(
+        export_plans(_plans(settings.database_url, plan)), indent=2, ensure_ascii=False
+    )
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        print(text)
+
+
+@app.command()
+def convert(
+    layout: Annotated[str, typer.Argument(help="The seed's layout: jtai or mscb.")],
+    seed: Annotated[Path, typer.Argument(help="The seed text file.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the plan YAML here (default stdout)."),
+    ] = None,
+) -> None:
+    """Convert one of the real seed documents into the canonical plan YAML.
+
+    Example:
+      actionbot convert jtai ../shared/seeds/000_a98873cd509f61a8.txt -o jtai.yaml
+    """
+    from bot.plans.canonical import dump_plan
+
+    if layout not in SEED_CONVERTERS:
+        _fail(f"layout: expected one of {', '.join(SEED_CONVERTERS)}, got {layout!r}")
+    try:
+        text = seed.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{seed}: cannot read: {exc}")
+    if layout == "jtai":
+        from bot.plans.seeds.jtai import convert as convert_seed
+    else:
+        from bot.plans.seeds.mscb import convert as convert_seed
+    yaml_text = dump_plan(convert_seed(text, f"shared/seeds/{seed.name}"))
+    if output:
+        output.write_text(yaml_text, encoding="utf-8")
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        sys.stdout.write(yaml_text)
+
+
+@app.command()
+def demo(as_of: AsOf = None) -> None:
+    """Load both real plans into a throw-away database and show where they stand.
+
+    Needs no account, server or set-up; your own database is not touched.
+
+    Example: actionbot demo --as-of 2019-06-03
+    """
+    settings = _settings()
+    day = _as_of(as_of)
+    with _scratch_database() as url:
+        engine = make_engine(url)
+        import_files(engine, [settings.people_file, settings.plans_dir], _now())
+        with session(engine) as s:
+            plans = load_plans(s)
+        rows = status_rows(plans, day)
+        _print_summary(plans, rows, day)
+        _print_status(rows, day)
+        out.print(
+            "\nNext: `actionbot init` loads the plans into "
+            f"{settings.database_url}; `actionbot check-data` lists what to fix.",
+            highlight=False,
+        )
+
+
+def _print_summary(plans: list[PlanView], rows: list[StatusRow], day: date) -> None:
+    table = Table(title=f"Plans as of {day:%d %b %Y}")
+    for col in (
+        "Plan",
+        "Title",
+        "Actions",
+        "Complete",
+        "Overdue",
+        "No update in 90+ days",
+        "Progress entries",
+    ):
+        table.add_column(col)
+    for p in plans:
+        mine = [r for r in rows if r.plan == p.id]
+        table.add_row(
+            p.id,
+            p.title,
+            str(len(mine)),
+            str(sum(r.status == "complete" for r in mine)),
+            str(sum(r.days_overdue is not None for r in mine)),
+            str(sum((r.days_since_update or 0) > 90 or r.last_update is None for r in mine)),
+            str(sum(len(a.progress) for a in p.actions)),
+        )
+    out.print(table)
+
+
+@contextmanager
+def _scratch_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="actionbot-demo-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'demo.db'}"
+
+
+def main() -> None:
+    app()

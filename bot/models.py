@@ -1,0 +1,212 @@
+"""The database tables: plans, their sections and actions, the people and groups who lead them,
+milestones, dated progress entries and each plan's governance chain.
+
+Identity is natural where the plans give one (a plan's id, an action's ref within its plan, a
+person's key), so re-importing a plan updates rows instead of duplicating them. Progress entries
+carry their source so an import can refresh its own entries and never touch a lead's reply.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Person(SQLModel, table=True):
+    """A real person; every spelling of their name in any plan resolves to this one row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)  # stable slug, e.g. "tracey-anstis"
+    name: str
+    organisation: str | None = None
+    role: str | None = None
+    email: str | None = None
+    slack_id: str | None = None
+    listed: bool = True  # False: created by an import for a lead people.yaml does not know
+
+
+class LeadGroup(SQLModel, table=True):
+    """A group that acts as a lead ("Policy and Procedures Sub Group") or a governance body;
+    it is chased through its contact person."""
+
+    __tablename__ = "lead_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    name: str
+    organisation: str | None = None
+    email: str | None = None
+    contact_person_id: int | None = Field(default=None, foreign_key="person.id")
+    listed: bool = True
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_member"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="lead_group.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str | None = None
+
+
+class NameVariant(SQLModel, table=True):
+    """Every way a person or group is written in the plans, normalised, pointing at one row."""
+
+    __tablename__ = "name_variant"
+    __table_args__ = (
+        CheckConstraint("(person_id IS NULL) <> (group_id IS NULL)", name="variant_one_target"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    normalised: str = Field(unique=True, index=True)
+    written: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    group_id: int | None = Field(default=None, foreign_key="lead_group.id")
+
+
+class Plan(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # slug, e.g. "jtai-2018"
+    title: str
+    version: str | None = None
+    as_of: str | None = None  # the plan version's date, "2018-11"
+    source: str | None = None
+    layout: str | None = None
+    rag_definitions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    imported_from: str | None = None
+    imported_at: datetime | None = None
+
+
+class GovernanceLevel(SQLModel, table=True):
+    """One rung of a plan's escalation ladder above the leads."""
+
+    __tablename__ = "governance_level"
+    __table_args__ = (UniqueConstraint("plan_id", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True)
+    level: str  # "operational_group" | "strategic_board" | "chair"
+    name: str  # as written in the plan file
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    group_id: int | None = Field(default=None, foreign_key="lead_group.id")
+
+
+class Section(SQLModel, table=True):
+    """A priority objective or an improvement area within one."""
+
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="section.id")
+    number: str
+    kind: str  # "objective" | "area"
+    title: str
+    position: int
+
+
+class Action(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("plan_id", "ref"),
+        Index("ix_action_status_due", "status", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: str = Field(foreign_key="plan.id", index=True)
+    section_id: int | None = Field(default=None, foreign_key="section.id")
+    ref: str
+    position: int
+    title: str
+    area_for_improvement: str | None = None
+    key_risk: str | None = None
+    text: str
+    timescale: str | None = None  # as written
+    timescale_kind: str = "undated"  # dated | range | recurring | ongoing | undated
+    due: date | None = None  # the final deadline
+    status: str = "open"  # open | complete | ongoing | withdrawn
+    rag: str | None = None
+    rag_set_by: str | None = None
+    rag_set_at: datetime | None = None
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class ActionLead(SQLModel, table=True):
+    """A lead of an action as the plan wrote it, and who that resolved to."""
+
+    __tablename__ = "action_lead"
+    __table_args__ = (
+        CheckConstraint("(person_id IS NULL) <> (group_id IS NULL)", name="lead_one_target"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    position: int
+    written: str
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="lead_group.id", index=True)
+
+
+class Milestone(SQLModel, table=True):
+    """One deadline of an action. A timescale with several dates ("July 2017 - Complete;
+    July 2018; July 2019") gives one row per date, sharing `position`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    position: int  # 1-based place in the plan file's milestones
+    occurrence: int = 1
+    text: str
+    timescale: str | None = None
+    kind: str = "undated"
+    start: date | None = None
+    due: date | None = None
+    due_precision: str | None = None  # "day" | "month" | "year"
+    recurrence: str | None = None  # "quarterly" ... for recurring timescales
+    done: bool = False
+    depth: int = 0
+    lead_written: str | None = None
+    lead_person_id: int | None = Field(default=None, foreign_key="person.id")
+    lead_group_id: int | None = Field(default=None, foreign_key="lead_group.id")
+
+
+class ProgressEntry(SQLModel, table=True):
+    """A dated update on an action, whatever it came from: the plan, an e-mail, Slack, the CLI."""
+
+    __tablename__ = "progress_entry"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_progress_action_dated", "action_id", "dated"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
+    dated: date  # the first day of the period given; see `precision`
+    precision: str  # "year" | "month" | "day": as precise as the source was
+    text: str
+    source: str  # import | email | slack | cli | web
+    author: str | None = None
+    author_person_id: int | None = Field(default=None, foreign_key="person.id")
+    rag: str | None = None
+    completed: bool = False
+    external_id: str | None = None  # the raw message's id, for de-duplication and audit
+    position: int = 0  # order within an import
+    recorded_at: datetime
+
+
+ALL_TABLES: list[Any] = [
+    Person,
+    LeadGroup,
+    GroupMember,
+    NameVariant,
+    Plan,
+    GovernanceLevel,
+    Section,
+    Action,
+    ActionLead,
+    Milestone,
+    ProgressEntry,
+]

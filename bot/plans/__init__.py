@@ -1,0 +1,1 @@
+"""Plans in: the canonical plan format, its importers and the seed converters."""

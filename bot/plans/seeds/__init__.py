@@ -1,0 +1,1 @@
+"""Converters from the two real seed layouts (JTAI, MSCB) into the canonical plan format."""
