@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from bot.models import GroupMember, LeadGroup, NameVariant, Person
 from bot.plans.canonical import slugify
@@ -89,25 +89,27 @@ def parse_people(text: str, file: str = "people.yaml") -> PeopleFile:
     people, _data, located = parse_model(text, file, PeopleFile, item_key="people", ident="name")
     problems: list[Problem] = []
     owner: dict[str, str] = {}
-    for kind, entries in (("people", people.people), ("groups", people.groups)):
-        for i, entry in enumerate(entries):
-            for written in _all_names(entry):
-                norm = normalise(written)
-                if norm in owner and owner[norm] != entry.name:
-                    problems.append(
-                        Problem(
-                            file,
-                            located.line((kind, i)),
-                            None,
-                            f"{kind}[{i + 1}]",
-                            f"{written!r} names both {owner[norm]!r} and {entry.name!r}",
-                        )
+    entries: list[tuple[str, int, PersonEntry | GroupEntry]] = [
+        ("people", i, e) for i, e in enumerate(people.people)
+    ] + [("groups", i, e) for i, e in enumerate(people.groups)]
+    for kind, i, entry in entries:
+        for written in _all_names(entry):
+            norm = normalise(written)
+            if norm in owner and owner[norm] != entry.name:
+                problems.append(
+                    Problem(
+                        file,
+                        located.line((kind, i)),
+                        None,
+                        f"{kind}[{i + 1}]",
+                        f"{written!r} names both {owner[norm]!r} and {entry.name!r}",
                     )
-                owner.setdefault(norm, entry.name)
-    names = {normalise(p.name) for p in people.people}
+                )
+            owner.setdefault(norm, entry.name)
+    persons = {normalise(n) for p in people.people for n in _all_names(p)}
     for i, g in enumerate(people.groups):
         for who in [g.contact, *g.members]:
-            if who is not None and normalise(who) not in owner.keys() | names:
+            if who is not None and normalise(who) not in persons:
                 problems.append(
                     Problem(
                         file,
@@ -147,20 +149,22 @@ def store_people(session: Session, people: PeopleFile) -> None:
         for v in entry.variants:
             persons[normalise(v)] = row
     session.flush()
-    for entry in people.groups:
-        key = entry.key or slugify(entry.name)
-        group = session.exec(select(LeadGroup).where(LeadGroup.key == key)).first() or LeadGroup(
-            key=key, name=""
-        )
-        group.name, group.organisation, group.email = entry.name, entry.organisation, entry.email
-        group.contact_person_id = persons[normalise(entry.contact)].id if entry.contact else None
+    for g in people.groups:
+        key = g.key or slugify(g.name)
+        group = session.exec(select(LeadGroup).where(LeadGroup.key == key)).first()
+        group = group or LeadGroup(key=key, name="")
+        group.name, group.organisation, group.email = g.name, g.organisation, g.email
+        group.contact_person_id = persons[normalise(g.contact)].id if g.contact else None
         group.listed = True
         session.add(group)
         session.flush()
-        session.exec(delete(GroupMember).where(GroupMember.group_id == group.id))  # type: ignore[call-overload]
-        for member in entry.members:
-            session.add(GroupMember(group_id=group.id, person_id=persons[normalise(member)].id))
-        _set_variants(session, _all_names(entry), group_id=group.id)
+        assert group.id is not None
+        session.exec(delete(GroupMember).where(col(GroupMember.group_id) == group.id))
+        for member in g.members:
+            person_id = persons[normalise(member)].id
+            assert person_id is not None
+            session.add(GroupMember(group_id=group.id, person_id=person_id))
+        _set_variants(session, _all_names(g), group_id=group.id)
     for entry in people.people:
         _set_variants(session, _all_names(entry), person_id=persons[normalise(entry.name)].id)
     session.flush()

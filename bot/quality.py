@@ -113,19 +113,19 @@ def check_plans(plans: Sequence[PlanView], person_contacts: dict[str, bool]) -> 
                     )
                 )
 
-    for name, where in sorted(unreachable.items()):
+    for name, places in sorted(unreachable.items()):
         findings.append(
-            Finding("no-contact", None, None, f"{name}: no e-mail (leads {_places(where)})")
+            Finding("no-contact", None, None, f"{name}: no e-mail (leads {_places(places)})")
         )
-    for name, where in sorted(unlisted.items()):
+    for name, places in sorted(unlisted.items()):
         findings.append(
             Finding(
-                "unlisted-lead", None, None, f"{name}: not in people.yaml (leads {_places(where)})"
+                "unlisted-lead", None, None, f"{name}: not in people.yaml (leads {_places(places)})"
             )
         )
-    for (written, name), where in sorted(variants.items()):
+    for (written, name), places in sorted(variants.items()):
         findings.append(
-            Finding("name-variant", None, None, f"{written!r} read as {name} ({_places(where)})")
+            Finding("name-variant", None, None, f"{written!r} read as {name} ({_places(places)})")
         )
     order = list(CHECK_TITLES)
     return sorted(findings, key=lambda f: order.index(f.kind))

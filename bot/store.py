@@ -250,12 +250,12 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
         governance,
         tuple(
             ActionView(
-                a.id,
+                a.id,  # type: ignore[arg-type]
                 plan_id,
                 a.ref,
                 a.title,
                 a.text,
-                a.area_for_improvement,  # type: ignore[arg-type]
+                a.area_for_improvement,
                 a.key_risk,
                 section_label(a.section_id),
                 a.timescale,

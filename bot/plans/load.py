@@ -139,7 +139,7 @@ def store_plan(
         plan.layout,
     )
     row.as_of = plan.as_of.iso() if plan.as_of else None
-    row.rag_definitions = dict(plan.rag_definitions)
+    row.rag_definitions = {str(k): v for k, v in plan.rag_definitions.items()}
     row.notes = list(plan.notes)
     row.imported_from, row.imported_at = imported_from, now
     session.add(row)
