@@ -211,8 +211,8 @@ def _print_status(rows: list[StatusRow], day: date) -> None:
             r.ref,
             _escape(r.title),
             _escape("; ".join(r.leads) or "(no lead)"),
-            r.due or "-",
-            r.last_update or "-",
+            _human(r.due),
+            _human(r.last_update),
             str(r.days_overdue) if r.days_overdue is not None else "",
             str(r.days_since_update) if r.days_since_update is not None else "",
             rag,
@@ -220,6 +220,11 @@ def _print_status(rows: list[StatusRow], day: date) -> None:
         )
     out.print(table)
     out.print(f"{len(rows)} action(s)", highlight=False)
+
+
+def _human(iso: str | None) -> str:
+    """ "2018-10" -> "Oct 2018": how the plans themselves write dates."""
+    return PartialDate.parse(iso).human() if iso else "-"
 
 
 def _escape(text: str) -> str:

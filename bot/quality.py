@@ -98,7 +98,10 @@ def check_plans(plans: Sequence[PlanView], person_contacts: dict[str, bool]) -> 
                     )
                 )
             for note in a.notes:
-                findings.append(_note(plan.id, a.ref, note))
+                finding = _note(plan.id, a.ref, note)
+                if finding.kind == "no-lead" and not a.leads:
+                    continue  # already reported above, from the data itself
+                findings.append(finding)
         for note in plan.notes:
             findings.append(_note(plan.id, None, note))
         for level in plan.governance:
