@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.people import normalise, split_written
+from bot.plans.timescale import parse_timescale
 from bot.store import LeadView, PlanView
 from bot.yamlfile import InputFileError
 
@@ -82,7 +83,7 @@ def check_plans(plans: Sequence[PlanView], person_contacts: dict[str, bool]) -> 
                 if normalise(written_name) != normalise(lead.name):
                     variants[(lead.written, lead.name)].append(where)
             for ms in a.milestones:
-                if ms.timescale and ms.kind == "undated" and ms.occurrence == 1:
+                if ms.timescale and ms.kind == "undated" and not _status_only(ms.timescale):
                     findings.append(
                         Finding(
                             "timescale", plan.id, a.ref, f"cannot read a date in {ms.timescale!r}"
@@ -143,6 +144,12 @@ def check_files(paths: Sequence[Path]) -> list[Finding]:
     except InputFileError as exc:
         return [Finding("file", None, p.ref, str(p)) for p in exc.problems]
     return []
+
+
+def _status_only(timescale: str) -> bool:
+    """ "Complete" or "In progress" says where a step stands, not when: nothing to fix."""
+    ts = parse_timescale(timescale)
+    return ts.complete or ts.in_progress
 
 
 def _note(plan_id: str, ref: str | None, note: str) -> Finding:

@@ -162,3 +162,14 @@ def test_bad_as_of_and_bad_settings_are_clear(data_dir: Path, monkeypatch: pytes
 def test_status_before_init_says_what_to_do(data_dir: Path):
     code, output = invoke("status")
     assert code == 2 and "run `actionbot init`" in output
+
+
+def test_check_data_flags_unreadable_timescales_but_not_status_markers(data_dir: Path):
+    plan = PLAN.replace("timescale: October 2018", "timescale: TBC").replace(
+        "timescale: July 2017 - Complete; July 2018; July 2019", "timescale: Complete"
+    )
+    (data_dir / "plans" / "test.yaml").write_text(plan)
+    invoke("init")
+    code, output = invoke("check-data", "--json")
+    timescales = [(f["ref"], f["message"]) for f in json.loads(output) if f["kind"] == "timescale"]
+    assert timescales == [("1.1.1", "cannot read a date in 'TBC'")]

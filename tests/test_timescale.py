@@ -401,8 +401,9 @@ def test_parse_never_raises_and_keeps_raw(raw: str) -> None:
     )
 )
 def test_every_listed_date_is_an_occurrence(items: list[tuple[tuple[str, int], int, bool]]) -> None:
-    raw = "; ".join(f"{name} {year}" + (" - Complete" if done else "")
-                    for (name, _), year, done in items)
+    raw = "; ".join(
+        f"{name} {year}" + (" - Complete" if done else "") for (name, _), year, done in items
+    )
     ts = parse_timescale(raw)
     assert ts.kind == "dated"
     assert ts.occurrences == tuple(
@@ -588,7 +589,9 @@ def test_no_markers_and_empty() -> None:
 
 
 WORDS = st.text(
-    alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:-&"),
+    alphabet=st.sampled_from(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:-&"
+    ),
     min_size=1,
     max_size=10,
 ).filter(lambda w: any(c.isalpha() for c in w))

@@ -63,13 +63,31 @@ SUFFIXES = (".csv", ".xlsx", ".docx")
 # are here so that they are not read as the action itself.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "ref": ("ref", "reference", "action number", "action no", "no", "number", "action ref"),
-    "lead": ("lead", "lead (named)", "leads", "owner", "responsible", "action lead",
-             "action owner"),
+    "lead": (
+        "lead",
+        "lead (named)",
+        "leads",
+        "owner",
+        "responsible",
+        "action lead",
+        "action owner",
+    ),
     "text": ("action", "specific action", "actions"),
-    "timescale": ("timescale", "timescales", "actions and timescales", "due", "deadline",
-                  "target date"),
-    "progress": ("progress", "progress (to include update date)", "impact and evidence",
-                 "update", "updates"),
+    "timescale": (
+        "timescale",
+        "timescales",
+        "actions and timescales",
+        "due",
+        "deadline",
+        "target date",
+    ),
+    "progress": (
+        "progress",
+        "progress (to include update date)",
+        "impact and evidence",
+        "update",
+        "updates",
+    ),
     "rag": ("rag", "rag rating", "risk rag rating", "rag status", "status (rag)"),
     "area_for_improvement": ("area for improvement",),
     "key_risk": ("key risk",),
@@ -79,8 +97,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 _STEPS_AND_TIMESCALES = "actions and timescales"
 _CSV_SAMPLE = 64 * 1024
 _DELIMITERS = ",;\t"
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _LEAD_SEPARATORS = re.compile(r"\n|;| / ")
 _PART_SEPARATORS = re.compile(r"[\n;]")
 _LINES = re.compile(r"\n")
@@ -88,8 +118,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _LETTER = re.compile(r"[^\W\d_]")
 _BULLET = re.compile(r"^\s*(?:[•●○▪·*–-]|\d+[.)])\s+")
 _M = TypeVar("_M", bound=BaseModel)
-_RAGS: dict[str, Rag] = {"red": "red", "amber": "amber", "green": "green",
-                         "r": "red", "a": "amber", "g": "green"}
+_RAGS: dict[str, Rag] = {
+    "red": "red",
+    "amber": "amber",
+    "green": "green",
+    "r": "red",
+    "a": "amber",
+    "g": "green",
+}
 
 
 def _normalise(heading: str) -> str:
@@ -165,8 +201,9 @@ def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def _csv_rows(text: str, dialect: type[csv.Dialect] | csv.Dialect, delimiter: str,
-              file: str) -> list[_Row]:
+def _csv_rows(
+    text: str, dialect: type[csv.Dialect] | csv.Dialect, delimiter: str, file: str
+) -> list[_Row]:
     reader = csv.reader(io.StringIO(text, newline=""), dialect, delimiter=delimiter)
     rows: list[_Row] = []
     start = 1
@@ -329,9 +366,13 @@ def _no_header(grids: Sequence[_Grid], path: Path) -> Problem:
     row nearest to a header (most columns recognised, the first of equals) is the one shown."""
     candidates = [(grid, _header(row)) for grid in grids for row in grid.rows if any(row.cells)]
     if not candidates:
-        return Problem(str(path), None, None, None,
-                       "no table found; expected a header row with columns such as "
-                       "Ref, Lead and Action")
+        return Problem(
+            str(path),
+            None,
+            None,
+            None,
+            "no table found; expected a header row with columns such as Ref, Lead and Action",
+        )
     grid, best = max(candidates, key=lambda c: len(c[1].columns))
     found = ", ".join(f"'{c}'" for c in best.row.cells if c) or "none"
     wanted = []
@@ -339,9 +380,13 @@ def _no_header(grids: Sequence[_Grid], path: Path) -> Problem:
         wanted.append(f"an action column (headed e.g. {_example('text')})")
     if "ref" not in best.columns and "lead" not in best.columns:
         wanted.append(f"a ref column ({_example('ref')}) or a lead column ({_example('lead')})")
-    return Problem(grid.file, best.row.line, None, None,
-                   f"no header row found: the headings found are {found}; "
-                   f"expected {' and '.join(wanted)}")
+    return Problem(
+        grid.file,
+        best.row.line,
+        None,
+        None,
+        f"no header row found: the headings found are {found}; expected {' and '.join(wanted)}",
+    )
 
 
 # --- milestones ----------------------------------------------------------------------------
@@ -371,8 +416,9 @@ def _done(timescale: str) -> bool:
 
 def _milestone(text: str, timescale: str | None, lead: str | None) -> Milestone:
     done = _done(timescale) if timescale else False
-    return Milestone(text=_BULLET.sub("", text).strip() or text, timescale=timescale,
-                     lead=lead, done=done)
+    return Milestone(
+        text=_BULLET.sub("", text).strip() or text, timescale=timescale, lead=lead, done=done
+    )
 
 
 def _timescale_part(part: str, fallback: str, lead: str | None) -> Milestone:
@@ -391,8 +437,9 @@ def _parts(cell: str, separators: re.Pattern[str]) -> list[str]:
     return [p.strip() for p in separators.split(cell) if p.strip()]
 
 
-def _inline_milestones(text: str, fallback: str, lead: str | None,
-                       keep_undated: bool) -> list[Milestone]:
+def _inline_milestones(
+    text: str, fallback: str, lead: str | None, keep_undated: bool
+) -> list[Milestone]:
     """Without a timescale column the dates sit in the action text: a line ending with one
     ("… increase audits (October 2018)") is a milestone. `keep_undated` makes every other line
     one too, as a continuation row's lines are further steps, not the action's wording."""
@@ -479,9 +526,13 @@ class _Table:
             if self.cell(continuing, key):
                 self.start(row)
             elif self.current is None:
-                self.problem(row, None, key,
-                             f"the first row has no {self.heading(key)}; a row without one "
-                             "continues the action above it, and there is none")
+                self.problem(
+                    row,
+                    None,
+                    key,
+                    f"the first row has no {self.heading(key)}; a row without one "
+                    "continues the action above it, and there is none",
+                )
             else:
                 self.extend(self.current, continuing)
 
@@ -490,12 +541,22 @@ class _Table:
         text = self.cell(row, "text")
         for name in self.carried:  # areas and risks head a group of actions (merged cells)
             self.carried[name] = self.cell(row, name) or self.carried[name]
-        draft = _Draft(ref, row.line, text, self.carried["area_for_improvement"],
-                       self.carried["key_risk"], self.rag(row, ref))
+        draft = _Draft(
+            ref,
+            row.line,
+            text,
+            self.carried["area_for_improvement"],
+            self.carried["key_risk"],
+            self.rag(row, ref),
+        )
         self.current = draft
         if ref in self.seen:
-            self.problem(row, ref, "ref",
-                         f"duplicate ref: already used by the action at line {self.seen[ref]}")
+            self.problem(
+                row,
+                ref,
+                "ref",
+                f"duplicate ref: already used by the action at line {self.seen[ref]}",
+            )
         else:
             self.seen[ref] = row.line
             self.drafts.append(draft)
@@ -506,8 +567,9 @@ class _Table:
         if timescale:
             draft.timescales.append(timescale)
             fallback = _first_sentence(text) if text else timescale
-            draft.milestones += [_timescale_part(p, fallback, None)
-                                 for p in _parts(timescale, _PART_SEPARATORS)]
+            draft.milestones += [
+                _timescale_part(p, fallback, None) for p in _parts(timescale, _PART_SEPARATORS)
+            ]
         elif "timescale" not in self.columns and text:
             draft.milestones += _inline_milestones(text, _first_sentence(text), None, False)
         self.add_progress(draft, row, None)
@@ -522,8 +584,9 @@ class _Table:
         if timescale:
             draft.timescales.append(timescale)
             fallback = text or _first_sentence(draft.text)
-            draft.milestones += [_timescale_part(p, fallback, lead)
-                                 for p in _parts(timescale, _PART_SEPARATORS)]
+            draft.milestones += [
+                _timescale_part(p, fallback, lead) for p in _parts(timescale, _PART_SEPARATORS)
+            ]
         elif text:
             draft.milestones += _inline_milestones(text, _first_sentence(draft.text), lead, True)
         self.add_group_fields(draft, row)
@@ -543,9 +606,12 @@ class _Table:
         which of two ratings holds is for a person to say."""
         rag = self.rag(row, draft.ref)
         if rag and draft.rag and rag != draft.rag:
-            self.problem(row, draft.ref, "rag",
-                         f"the action is already {draft.rag} (line {draft.line}); "
-                         "give one RAG per action")
+            self.problem(
+                row,
+                draft.ref,
+                "rag",
+                f"the action is already {draft.rag} (line {draft.line}); give one RAG per action",
+            )
         draft.rag = draft.rag or rag
 
     # fields
@@ -565,8 +631,12 @@ class _Table:
             return None
         mentions = find_dates(value)
         if len(mentions) != 1:
-            self.problem(row, ref, "date",
-                         f"expected one date like October 2018 or 5 October 2018, got '{value}'")
+            self.problem(
+                row,
+                ref,
+                "date",
+                f"expected one date like October 2018 or 5 October 2018, got '{value}'",
+            )
             return None
         return mentions[0].date
 
@@ -585,24 +655,31 @@ class _Table:
         if self.as_of is not None:
             draft.notes.append(
                 f"undated-progress: '{_excerpt(text)}' (line {row.line}) has no date; dated to "
-                f"the plan's as-of date {self.as_of.iso()}, check when it was written")
+                f"the plan's as-of date {self.as_of.iso()}, check when it was written"
+            )
             return self.as_of
-        self.problem(row, draft.ref, "progress",
-                     "this progress text has no date; add one in brackets, e.g. (October 2018)")
+        self.problem(
+            row,
+            draft.ref,
+            "progress",
+            "this progress text has no date; add one in brackets, e.g. (October 2018)",
+        )
         return None
 
 
 # --- building the plan ---------------------------------------------------------------------
 
 
-def _validated(build: Callable[[], _M], file: str, line: int | None, ref: str | None,
-               problems: list[Problem]) -> _M | None:
+def _validated(
+    build: Callable[[], _M], file: str, line: int | None, ref: str | None, problems: list[Problem]
+) -> _M | None:
     """pydantic's verdict as Problems, so the file's own line and ref are named."""
     try:
         return build()
     except ValidationError as exc:
-        problems += [Problem(file, line, ref, field_path(err["loc"]), message(err))
-                     for err in exc.errors()]
+        problems += [
+            Problem(file, line, ref, field_path(err["loc"]), message(err)) for err in exc.errors()
+        ]
         return None
 
 
@@ -614,7 +691,8 @@ def _action(draft: _Draft) -> Action:
         text=draft.text,
         leads=draft.leads,
         timescale="\n".join(draft.timescales)
-        or "; ".join(m.timescale for m in draft.milestones if m.timescale) or None,
+        or "; ".join(m.timescale for m in draft.milestones if m.timescale)
+        or None,
         milestones=draft.milestones,
         rag=draft.rag,
         progress=draft.progress,
@@ -648,8 +726,13 @@ def _plan_notes(header: _Header) -> list[str]:
     return notes
 
 
-def read_plan_table(path: Path | str, plan_id: str | None = None, title: str | None = None,
-                    *, as_of: PartialDate | None = None) -> Plan:
+def read_plan_table(
+    path: Path | str,
+    plan_id: str | None = None,
+    title: str | None = None,
+    *,
+    as_of: PartialDate | None = None,
+) -> Plan:
     """Reads a plan kept as a CSV, XLSX or Word table; raises PlanFileError with every problem.
 
     `as_of` is the date of this version of the plan: it dates progress written without one
@@ -658,9 +741,17 @@ def read_plan_table(path: Path | str, plan_id: str | None = None, title: str | N
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise PlanFileError([Problem(
-            str(path), None, None, None,
-            f"cannot import a '{path.suffix}' file; expected one of {', '.join(SUFFIXES)}")])
+        raise PlanFileError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    f"cannot import a '{path.suffix}' file; expected one of {', '.join(SUFFIXES)}",
+                )
+            ]
+        )
     grids = reader(path)
     found = next(((g, h) for g in grids if (h := _find_header(g)) is not None), None)
     if found is None:
@@ -671,8 +762,9 @@ def read_plan_table(path: Path | str, plan_id: str | None = None, title: str | N
     if table.problems:  # pydantic would only repeat them, less clearly
         raise PlanFileError(table.problems)
     problems: list[Problem] = []
-    actions = [_validated(partial(_action, d), grid.file, d.line, d.ref, problems)
-               for d in table.drafts]
+    actions = [
+        _validated(partial(_action, d), grid.file, d.line, d.ref, problems) for d in table.drafts
+    ]
     if problems:
         raise PlanFileError(problems)
     plan = _validated(
@@ -684,7 +776,10 @@ def read_plan_table(path: Path | str, plan_id: str | None = None, title: str | N
             actions=[a for a in actions if a is not None],
             notes=_plan_notes(header),
         ),
-        grid.file, None, None, problems,
+        grid.file,
+        None,
+        None,
+        problems,
     )
     if plan is None:
         raise PlanFileError(problems)

@@ -194,9 +194,7 @@ _RHYTHM_FOLLOWS = re.compile(
 _ALWAYS_RHYTHM = re.compile(r"(?:annually|every|each|twice|half)", re.I)
 
 # The dash before a trailing timescale: " – ", "–", " - "; a bare hyphen ("Framework-I") is not.
-_SEPARATOR = re.compile(
-    rf"\s*[{_LONG_DASH_CHARS}]\s*|\s+[{_HYPHENS}]\s*|\s*[{_HYPHENS}]\s+"
-)
+_SEPARATOR = re.compile(rf"\s*[{_LONG_DASH_CHARS}]\s*|\s+[{_HYPHENS}]\s*|\s*[{_HYPHENS}]\s+")
 # A clause in parentheses closing the text, "(October 2018)." .
 _TRAILING_PARENS = re.compile(r"\((?P<inner>[^()]*)\)[\s.]*$")
 # Words allowed in a timescale clause besides dates and markers ("by", "end of", "throughout").

@@ -126,8 +126,9 @@ def _find_header(lines: list[str]) -> tuple[str, int]:
         cells = [c.strip() for c in line.split("\t")]
         if cells[0] == COLUMNS[0]:
             if tuple(cells) != COLUMNS:
-                raise ValueError(f"line {index + 1}: expected the JTAI columns {COLUMNS}, "
-                                 f"got {tuple(cells)}")
+                raise ValueError(
+                    f"line {index + 1}: expected the JTAI columns {COLUMNS}, got {tuple(cells)}"
+                )
             title = next((t.strip() for t in lines[:index] if t.strip()), DEFAULT_TITLE)
             return title, index
     raise ValueError(f"no header line starting with {COLUMNS[0]!r}: not a JTAI seed")
@@ -136,8 +137,7 @@ def _find_header(lines: list[str]) -> tuple[str, int]:
 def _is_debris(cells: list[str]) -> bool:
     """A page footer: nothing but numbers, brackets and single letters, and no Ref."""
     tokens = " ".join(cells[1:]).split()
-    return (not cells[0].strip() and len(tokens) >= 3
-            and all(_DEBRIS_TOKEN.match(t) for t in tokens))
+    return not cells[0].strip() and len(tokens) >= 3 and all(_DEBRIS_TOKEN.match(t) for t in tokens)
 
 
 def _shorten(text: str, words: int = 5) -> str:
@@ -155,14 +155,16 @@ def _read_rows(lines: list[str], header: int) -> tuple[list[_Row], list[str]]:
     rows: list[_Row] = []
     notes: list[str] = []
     after_blank = True
-    for number, raw in enumerate(lines[header + 1:], start=header + 2):
+    for number, raw in enumerate(lines[header + 1 :], start=header + 2):
         if not raw.strip():
             after_blank = True
             continue
         cells = raw.split("\t")
         if _is_debris(cells):
-            notes.append(f"dropped line {number} of the source: page debris "
-                         f"'{_shorten(' '.join(raw.split()))}'")
+            notes.append(
+                f"dropped line {number} of the source: page debris "
+                f"'{_shorten(' '.join(raw.split()))}'"
+            )
             continue
         missing_ref = len(cells) == len(COLUMNS) - 1
         if missing_ref:
@@ -202,8 +204,10 @@ def _join(lines: list[_Line], column: int, notes: list[str]) -> str:
         if not piece or _COMMAS_ONLY.match(piece):
             continue
         if _repeats_tail(text, piece):
-            notes.append(f"dropped a repeated fragment on line {line.number} of the source: "
-                         f"'{piece}' repeats the end of its {COLUMNS[column]} cell")
+            notes.append(
+                f"dropped a repeated fragment on line {line.number} of the source: "
+                f"'{piece}' repeats the end of its {COLUMNS[column]} cell"
+            )
             continue
         if not text or _HYPHEN_WRAP.search(text):
             text += piece
@@ -214,7 +218,7 @@ def _join(lines: list[_Line], column: int, notes: list[str]) -> str:
 
 def _ends_with_update_date(text: str) -> bool:
     mentions = [m for m in find_dates(text) if _is_bracketed_month(m)]
-    return bool(mentions) and bool(_AFTER_DATE.match(text[mentions[-1].end:]))
+    return bool(mentions) and bool(_AFTER_DATE.match(text[mentions[-1].end :]))
 
 
 def _starts_subrow(group: list[_Line], previous: _Line, line: _Line) -> bool:
@@ -258,7 +262,9 @@ def _drafts(rows: list[_Row], plan_notes: list[str]) -> list[_Draft]:
         risk = _join(row.lines, RISK, plan_notes)
         for index, group in enumerate(groups, start=1):
             draft = _Draft(
-                ref=row.ref, area=area, risk=risk,
+                ref=row.ref,
+                area=area,
+                risk=risk,
                 lead=_join(group, LEAD, plan_notes),
                 action=_join(group, ACTION, plan_notes),
                 progress=_join(group, PROGRESS, plan_notes),
@@ -271,7 +277,8 @@ def _drafts(rows: list[_Row], plan_notes: list[str]) -> list[_Draft]:
                 draft.ref = f"{base}.{index}"
                 draft.notes.append(
                     f"sub-row: the {row.ref} has {count} sub-rows with their own leads; "
-                    f"numbered {base}.1–{base}.{len(groups)} here")
+                    f"numbered {base}.1–{base}.{len(groups)} here"
+                )
             drafts.append(draft)
     return drafts
 
@@ -290,15 +297,21 @@ def _number_missing_refs(drafts: list[_Draft]) -> None:
             continue
         run += 1
         number = before + run
-        after = next((n for n in written[index + 1:] if n is not None), None)
+        after = next((n for n in written[index + 1 :] if n is not None), None)
         if after is not None and number >= after:
-            raise ValueError(f"line {draft.first_line}: the row has no Ref and there is no free "
-                             f"number between {before} and {after}")
+            raise ValueError(
+                f"line {draft.first_line}: the row has no Ref and there is no free "
+                f"number between {before} and {after}"
+            )
         draft.ref = str(number)
-        where = (f"between actions {before} and {after}" if after is not None
-                 else f"after action {before}")
+        where = (
+            f"between actions {before} and {after}"
+            if after is not None
+            else f"after action {before}"
+        )
         draft.notes.append(
-            f"missing-ref: no Ref in the source; numbered {number} from its place {where}")
+            f"missing-ref: no Ref in the source; numbered {number} from its place {where}"
+        )
 
 
 # --- leads -----------------------------------------------------------------------------------
@@ -329,8 +342,12 @@ def _leads(cell: str, notes: list[str]) -> list[str]:
 
 def _is_bracketed_month(mention: DateMention) -> bool:
     """ "(August 2018)" closes a clause; a bare "June 2018" inside a sentence does not."""
-    return (mention.text.startswith("(") and mention.text.endswith(")")
-            and mention.range_start is None and mention.date.precision != "year")
+    return (
+        mention.text.startswith("(")
+        and mention.text.endswith(")")
+        and mention.range_start is None
+        and mention.date.precision != "year"
+    )
 
 
 def _month_year(when: PartialDate) -> str:
@@ -345,9 +362,9 @@ def _yearless(clause: str) -> list[str]:
     for mention in find_dates(clause, default_year=INSPECTED.year):
         if find_dates(mention.text):
             continue  # it has a year of its own
-        before = _PREPOSITION.search(clause[:mention.start])
+        before = _PREPOSITION.search(clause[: mention.start])
         start = before.start() if before else mention.start
-        quoted.append(f"'{clause[start:mention.end]}'")
+        quoted.append(f"'{clause[start : mention.end]}'")
     return quoted
 
 
@@ -361,7 +378,8 @@ def _suspicious_deadline(mention: DateMention, notes: list[str]) -> PartialDate 
     notes.append(
         f"suspicious-date: '{mention.text}' is before this plan was drawn up after the "
         f"{_month_year(INSPECTED)} inspection; read as {_month_year(meant)} "
-        "— confirm with the lead")
+        "— confirm with the lead"
+    )
     return meant
 
 
@@ -373,8 +391,8 @@ def _milestones(text: str, notes: list[str]) -> list[Milestone]:
     for mention in find_dates(text):
         if not _is_bracketed_month(mention):
             continue
-        before = text[position:mention.start].strip(" .;,")
-        clause = text[position:mention.end].strip(" .;,")
+        before = text[position : mention.start].strip(" .;,")
+        clause = text[position : mention.end].strip(" .;,")
         position = mention.end
         if not before:
             continue  # a date with no clause before it: nothing to chase
@@ -382,8 +400,9 @@ def _milestones(text: str, notes: list[str]) -> list[Milestone]:
         if head == clause:  # not cut off as a trailing timescale: cut at the date itself
             head, timescale = before, _tidy_bracket(mention.text)
         meant = _suspicious_deadline(mention, notes)
-        milestones.append(Milestone(text=head, timescale=timescale,
-                                    due=meant.last_day() if meant else None))
+        milestones.append(
+            Milestone(text=head, timescale=timescale, due=meant.last_day() if meant else None)
+        )
     tail = text[position:].strip(" .;,")
     if len(_WORDS.findall(tail)) >= 2:
         milestones.append(Milestone(text=tail))
@@ -416,7 +435,7 @@ def _updates(cell: str) -> list[tuple[str, PartialDate | None]]:
     for text, when in split_dated_paragraphs(cell):
         status = _STATUS_SENTENCE.search(text)
         if status:
-            out.append((text[:status.start()].strip(), when))
+            out.append((text[: status.start()].strip(), when))
             out.append((status["status"], when))
         else:
             out.append((text, when))
@@ -438,8 +457,9 @@ def _update_round(updates: list[list[tuple[str, PartialDate | None]]]) -> Partia
     return max(actions_by_month, default=None)
 
 
-def _progress(entries: list[tuple[str, PartialDate | None]], as_of: PartialDate | None,
-              notes: list[str]) -> list[Progress]:
+def _progress(
+    entries: list[tuple[str, PartialDate | None]], as_of: PartialDate | None, notes: list[str]
+) -> list[Progress]:
     """Undated updates take the plan's last update date, with a note; dates after it are kept
     as written and noted."""
     progress: list[Progress] = []
@@ -451,20 +471,25 @@ def _progress(entries: list[tuple[str, PartialDate | None]], as_of: PartialDate 
             undated += 1
             when = as_of
         elif as_of is not None and when > as_of:
-            notes.append(f"suspicious-date: progress dated {_month_year(when)} is after the "
-                         f"plan's last update ({_month_year(as_of)})")
+            notes.append(
+                f"suspicious-date: progress dated {_month_year(when)} is after the "
+                f"plan's last update ({_month_year(as_of)})"
+            )
         progress.append(Progress(date=when, text=text))
     if undated and as_of is not None:
-        notes.append(f"undated-progress: {undated} progress paragraph(s) carry no date in the "
-                     f"source; dated {_month_year(as_of)}, the plan's last update")
+        notes.append(
+            f"undated-progress: {undated} progress paragraph(s) carry no date in the "
+            f"source; dated {_month_year(as_of)}, the plan's last update"
+        )
     return progress
 
 
 # --- the plan --------------------------------------------------------------------------------
 
 
-def _action(draft: _Draft, entries: list[tuple[str, PartialDate | None]],
-            as_of: PartialDate | None) -> Action:
+def _action(
+    draft: _Draft, entries: list[tuple[str, PartialDate | None]], as_of: PartialDate | None
+) -> Action:
     assert draft.ref is not None
     notes = list(draft.notes)
     leads = _leads(draft.lead, notes)
