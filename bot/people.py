@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, delete, select
 
 from bot.models import GroupMember, LeadGroup, NameVariant, Person
+from bot.names import normalise, split_written
 from bot.plans.canonical import slugify
 from bot.yamlfile import InputFileError, Problem, parse_model, read_text
 
@@ -51,38 +52,12 @@ class PeopleFile(_Entry):
     groups: list[GroupEntry] = []
 
 
-# "sub group", "sub-group", "subgroups" are one word to a reader.
-_SUBGROUP = re.compile(r"\bsub[\s-]*groups?\b")
-_SPACES = re.compile(r"\s+")
-# A trailing "(Organisation)" or ", Organisation" after a name.
-_TRAILING_PAREN = re.compile(r"^(?P<name>.*?)\s*\((?P<org>[^()]*)\)\s*$")
-_TRAILING_COMMA = re.compile(r"^(?P<name>[^,]+),\s*(?P<org>[^,]+)$")
 # Words that say a lead is a group, not a person, when people.yaml does not know it.
 _GROUP_WORDS = re.compile(
     r"\b(group|board|panel|team|executive|champions|members|committee|subgroup|forum|"
     r"health|police|marac)\b",
     re.IGNORECASE,
 )
-
-
-def normalise(name: str) -> str:
-    """The form names are compared in: case, '&', spacing and 'sub group' spelling ignored."""
-    text = name.lower().replace("&", " and ").replace("’", "'")
-    text = _SUBGROUP.sub("subgroup", text)
-    text = _SPACES.sub(" ", text).strip(" .,;:-–")
-    return text
-
-
-def split_written(written: str) -> tuple[str, str | None]:
-    """'Tracy Anstis, Kent Police' -> ('Tracy Anstis', 'Kent Police')."""
-    written = _SPACES.sub(" ", written).strip(" .,;")
-    m = _TRAILING_PAREN.match(written)
-    if m and m.group("name"):
-        return m.group("name").strip(" ,"), m.group("org").strip() or None
-    m = _TRAILING_COMMA.match(written)
-    if m:
-        return m.group("name").strip(), m.group("org").strip()
-    return written, None
 
 
 def parse_people(text: str, file: str = "people.yaml") -> PeopleFile:

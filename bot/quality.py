@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bot.people import normalise, split_written
+from bot.names import normalise, split_written
 from bot.plans.timescale import parse_timescale
 from bot.store import LeadView, PlanView
 from bot.yamlfile import InputFileError

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from bot.people import normalise
+from bot.names import normalise
 from bot.store import ActionView, PlanView
 
 

@@ -489,7 +489,7 @@ def split_timescale(text: str) -> tuple[str, str | None]:
 # --- split_dated_paragraphs ---------------------------------------------------------------------
 
 
-def _is_update_date(mention: DateMention) -> bool:
+def is_update_date(mention: DateMention) -> bool:
     """ "(September 2018)" closes an update; "(2019)" or "(Jan – March 2018)" is a plan date."""
     return (
         mention.text.startswith("(")
@@ -506,7 +506,7 @@ def split_dated_paragraphs(text: str) -> list[tuple[str, PartialDate | None]]:
     entries: list[tuple[str, PartialDate | None]] = []
     position = 0
     for mention in find_dates(text):
-        if not _is_update_date(mention):
+        if not is_update_date(mention):
             continue
         chunk = " ".join(text[position : mention.start].split())
         if chunk:

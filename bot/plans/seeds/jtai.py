@@ -31,9 +31,16 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from bot.names import split_written
 from bot.plans.canonical import Action, Governance, Milestone, Plan, Progress
 from bot.plans.partial_date import PartialDate
-from bot.plans.timescale import DateMention, find_dates, split_dated_paragraphs, split_timescale
+from bot.plans.timescale import (
+    DateMention,
+    find_dates,
+    is_update_date,
+    split_dated_paragraphs,
+    split_timescale,
+)
 
 __all__ = ["convert", "COLUMNS"]
 
@@ -73,9 +80,6 @@ _NAME_START = re.compile(r"^[A-Z][a-z]")
 _AFTER_DATE = re.compile(r"^[\s.;,]*$")
 # One lead, cut after its closing bracket; commas and spaces between leads are separators.
 _LEAD_SPLIT = re.compile(r"(?<=\))[\s,]*")
-# "Name (Organisation)" and "Name, Organisation" as written in a lead cell.
-_NAME_ORG_BRACKETED = re.compile(r"^(?P<name>[^(]+?)\s*\((?P<org>.+)\)$")
-_NAME_ORG_COMMA = re.compile(r"^(?P<name>[^,()]+?)\s*,\s*(?P<org>[^,()]+)$")
 # Two leads run together by the export: "(Medway Council)Kirstie King".
 _RUN_TOGETHER = re.compile(r"\)(?=[A-Z])")
 # A clause worth a milestone has at least two words.
@@ -217,7 +221,7 @@ def _join(lines: list[_Line], column: int, notes: list[str]) -> str:
 
 
 def _ends_with_update_date(text: str) -> bool:
-    mentions = [m for m in find_dates(text) if _is_bracketed_month(m)]
+    mentions = [m for m in find_dates(text) if is_update_date(m)]
     return bool(mentions) and bool(_AFTER_DATE.match(text[mentions[-1].end :]))
 
 
@@ -319,13 +323,8 @@ def _number_missing_refs(drafts: list[_Draft]) -> None:
 
 def _one_lead(chunk: str) -> str:
     """ "Name (Organisation)" as written; "Name, Organisation" is brought to that form."""
-    bracketed = _NAME_ORG_BRACKETED.match(chunk)
-    if bracketed:
-        return f"{bracketed['name']} ({bracketed['org'].strip()})"
-    comma = _NAME_ORG_COMMA.match(chunk)
-    if comma:
-        return f"{comma['name']} ({comma['org'].strip()})"
-    return chunk
+    name, org = split_written(chunk)
+    return f"{name} ({org})" if org else name
 
 
 def _leads(cell: str, notes: list[str]) -> list[str]:
@@ -338,16 +337,6 @@ def _leads(cell: str, notes: list[str]) -> list[str]:
 
 
 # --- dates -----------------------------------------------------------------------------------
-
-
-def _is_bracketed_month(mention: DateMention) -> bool:
-    """ "(August 2018)" closes a clause; a bare "June 2018" inside a sentence does not."""
-    return (
-        mention.text.startswith("(")
-        and mention.text.endswith(")")
-        and mention.range_start is None
-        and mention.date.precision != "year"
-    )
 
 
 def _month_year(when: PartialDate) -> str:
@@ -389,7 +378,7 @@ def _milestones(text: str, notes: list[str]) -> list[Milestone]:
     milestones: list[Milestone] = []
     position = 0
     for mention in find_dates(text):
-        if not _is_bracketed_month(mention):
+        if not is_update_date(mention):
             continue
         before = text[position : mention.start].strip(" .;,")
         clause = text[position : mention.end].strip(" .;,")
