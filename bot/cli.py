@@ -12,7 +12,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -21,10 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bot import quality
-from bot.db import create_schema, make_engine, session
+from bot.chase_state import load_state
+from bot.db import create_schema, current_revision, make_engine, session
+from bot.engine import Decisions, decide
 from bot.export_json import export_plans
 from bot.importing import import_files
 from bot.plans.partial_date import PartialDate
+from bot.rules import LoadedRules, Rules, describe_ladder, load_rules
 from bot.settings import Settings, SettingsError, configure_logging, load_settings
 from bot.status import StatusRow, status_rows
 from bot.store import PlanView, load_plans
@@ -36,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # a rich traceback prints local variables: never in logs
 )
 # Plain lines are never re-wrapped (a file path split in two cannot be pasted); tables still fit.
 out = Console(soft_wrap=True)
@@ -346,6 +350,145 @@ def convert(
         out.print(f"wrote {output}", highlight=False)
     else:
         sys.stdout.write(yaml_text)
+
+
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the newest schema (every command also does this first).
+
+    Example: actionbot db upgrade
+    """
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    out.print(f"{settings.database_url}: at schema {current_revision(engine)}", highlight=False)
+
+
+rules_app = typer.Typer(help="The escalation rules (rules/escalation.yaml).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+def _rules(settings: Settings, path: Path | None = None) -> LoadedRules:
+    try:
+        return load_rules(path or settings.rules_path)
+    except InputFileError as exc:
+        err.print(f"[bold red]error:[/] the rules have {len(exc.problems)} problem(s):")
+        for p in exc.problems:
+            err.print(f"  {p}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@rules_app.command("check")
+def rules_check(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A rules file or folder (default: ACTIONBOT_RULES or rules/)."),
+    ] = None,
+) -> None:
+    """Check the escalation rules without running anything; exit 2 naming every problem.
+
+    Example: actionbot rules check rules/escalation.yaml
+    """
+    loaded = _rules(_settings(), path)
+    r = loaded.rules
+    out.print(f"{loaded.source}: OK (version {loaded.version})", highlight=False)
+    out.print(
+        f"  sending {r.sending_hours.start:%H:%M}-{r.sending_hours.end:%H:%M} "
+        f"{r.calendar.timezone}, working days {', '.join(r.calendar.working_days)}, "
+        f"bank holidays {r.calendar.bank_holidays}",
+        highlight=False,
+    )
+    gaps = ", ".join(str(g) for g in r.reminders.repeat_every)
+    out.print(
+        f"  ask {r.update_needed.before_due} before a deadline; quiet after "
+        f"{r.update_needed.quiet_after}; reminders every {gaps}, at most "
+        f"{r.reminders.max_before_escalation}",
+        highlight=False,
+    )
+    for level, when in describe_ladder(r).items():
+        conditions = ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in when.model_dump().items() if v is not None
+        )
+        out.print(f"  to {level.value.replace('_', ' ')} when {conditions}", highlight=False)
+
+
+def _moment(value: str | None, settings: Settings, rules: Rules) -> datetime:
+    """--as-of for moments: "2018-10-15T10:00" (the rules' time zone unless an offset is
+    given), or a date, meaning 09:00 that day; default now."""
+    if value is None:
+        return _now()
+    zone = rules.working_calendar().zone
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(9), zone)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of: expected a moment like 2018-10-15T10:00 or a date, got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@app.command()
+def tick(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Decide as at this moment (2018-10-15T10:00).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent and store nothing.")
+    ] = False,
+) -> None:
+    """One evaluation: who would be reminded, what would move up the ladder, which digests.
+
+    Example: actionbot tick --as-of 2018-10-15T10:00 --dry-run
+    """
+    settings = _settings()
+    loaded = _rules(settings)
+    now = _moment(as_of, settings, loaded.rules)
+    if not dry_run:
+        _fail("sending is not built yet; use --dry-run to see what would be sent")
+    plans = _plans(settings.database_url, None)
+    engine = make_engine(settings.database_url)
+    with session(engine) as s:
+        state = load_state(s, plans)
+    decisions = decide(state, loaded.rules, now)
+    _print_decisions(decisions, plans, now, loaded)
+
+
+def _print_decisions(
+    decisions: Decisions, plans: list[PlanView], now: datetime, loaded: LoadedRules
+) -> None:
+    local = loaded.rules.working_calendar().local(now)
+    out.print(f"As at {local:%a %d %b %Y %H:%M %Z} under rules {loaded.version}:", highlight=False)
+    titles = {(p.id, a.ref): a.title for p in plans for a in p.actions}
+    if not decisions:
+        out.print("  nothing to do")
+    for r in decisions.reminders:
+        out.print(f"  remind {r.lead.name} about {len(r.asks)} action(s):", highlight=False)
+        for a in r.asks:
+            when = f", due {a.due:%d %b %Y}" if a.due else ""
+            late = f", {a.days_overdue} days overdue" if a.days_overdue else ""
+            out.print(
+                f"    {a.plan_id} {a.ref} — {titles[(a.plan_id, a.ref)]} ({a.reason}{when}{late})",
+                highlight=False,
+                markup=False,
+            )
+    for e in decisions.escalations:
+        out.print(
+            f"  escalate {e.plan_id} {e.ref} from {e.from_level.value} to "
+            f"{e.to_level.value}: {e.because}",
+            highlight=False,
+            markup=False,
+        )
+    for z in decisions.resets:
+        out.print(
+            f"  back to its lead after progress: {z.plan_id} {z.ref} (was at {z.from_level.value})",
+            highlight=False,
+        )
+    for d in decisions.digests:
+        out.print(f"  send the {d.kind} digest (due {d.due_at:%a %d %b %H:%M})", highlight=False)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -26,6 +26,7 @@ class Person(SQLModel, table=True):
     email: str | None = None
     slack_id: str | None = None
     listed: bool = True  # False: created by an import for a lead people.yaml does not know
+    away_until: date | None = None  # from an out-of-office reply: not reminded until after
 
 
 class LeadGroup(SQLModel, table=True):
@@ -78,7 +79,7 @@ class Plan(SQLModel, table=True):
     rag_definitions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     imported_from: str | None = None
-    imported_at: datetime | None = None
+    imported_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class GovernanceLevel(SQLModel, table=True):
@@ -130,7 +131,7 @@ class Action(SQLModel, table=True):
     status: str = "open"  # open | complete | ongoing | withdrawn
     rag: str | None = None
     rag_set_by: str | None = None
-    rag_set_at: datetime | None = None
+    rag_set_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
@@ -194,19 +195,52 @@ class ProgressEntry(SQLModel, table=True):
     completed: bool = False
     external_id: str | None = None  # the raw message's id, for de-duplication and audit
     position: int = 0  # order within an import
-    recorded_at: datetime
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Every step of the chasing, for the board's questions: who was told what, when, why, by
+    which rules. The chase state (level, reminders unanswered, snooze) is read back from it,
+    so there is one record of what happened, not a second copy that can disagree."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_action_kind_at", "action_id", "kind", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True))  # the moment decided for
+    kind: str  # reminded | escalated | reset | snoozed | digest | sent | failed | ...
+    action_id: int | None = Field(default=None, foreign_key="action.id")
+    plan_id: str | None = None
+    person_key: str | None = None  # whom it concerned: the lead reminded, the recipient
+    level: str | None = None  # the escalation level after the event
+    detail: str | None = None  # in words: "15 days overdue, 2 reminders unanswered"
+    until: date | None = None  # snoozed/away until
+    rules_version: str | None = None
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+
+
+class Outbox(SQLModel, table=True):
+    """A message decided and stored before it is sent: delivery reads from here, so a crash
+    between deciding and sending loses nothing, and the unique key stops a second copy."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # e.g. "reminder/kelly-cogger/2018-10-15T09:00"
+    kind: str  # reminder | operational-digest | strategic-digest | chair-summary
+    channel: str  # email | slack
+    recipient_key: str | None = None
+    recipient: str  # an e-mail address or a Slack user/channel id
+    subject: str
+    payload: str  # the rendered message: RFC 822 text for e-mail, JSON blocks for Slack
+    message_id: str | None = None
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))  # the moment decided for
+    status: str = "pending"  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    error: str | None = None
 
 
 ALL_TABLES: list[Any] = [
-    Person,
-    LeadGroup,
-    GroupMember,
-    NameVariant,
-    Plan,
-    GovernanceLevel,
-    Section,
-    Action,
-    ActionLead,
-    Milestone,
-    ProgressEntry,
-]
+    Person, LeadGroup, GroupMember, NameVariant, Plan, GovernanceLevel, Section, Action,
+    ActionLead, Milestone, ProgressEntry, AuditEvent, Outbox,
+]  # fmt: skip

@@ -24,6 +24,7 @@ VARIABLES: dict[str, str] = {
     "DATABASE_URL": "SQLAlchemy URL of the database; default sqlite:///<data dir>/actionbot.db",
     "ACTIONBOT_DATA_DIR": "folder holding plans/, people.yaml and the SQLite file; default data",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR; default INFO",
+    "ACTIONBOT_RULES": "the escalation rules file (or a folder with one); default rules",
 }
 
 
@@ -36,6 +37,7 @@ class Settings:
     database_url: str
     data_dir: Path
     log_level: str
+    rules_path: Path = Path("rules")
 
     @property
     def plans_dir(self) -> Path:
@@ -83,9 +85,13 @@ def load_settings(
     if log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
+    rules_path = Path(values.get("ACTIONBOT_RULES") or "rules")  # checked when it is read
+
     if problems:
         raise SettingsError("; ".join(problems))
-    return Settings(database_url=database_url, data_dir=data_dir, log_level=log_level)
+    return Settings(
+        database_url=database_url, data_dir=data_dir, log_level=log_level, rules_path=rules_path
+    )
 
 
 def configure_logging(settings: Settings) -> None:

@@ -18,6 +18,18 @@ from bot.plans.partial_date import PartialDate
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Who a message for a lead reaches: the person, a group's contact, or its mailbox."""
+
+    key: str
+    name: str
+    email: str | None
+    slack_id: str | None
+    away_until: date | None
+    on_behalf_of: str | None = None  # the group, when a contact is written to for it
+
+
+@dataclass(frozen=True)
 class LeadView:
     written: str  # as the plan wrote it
     name: str  # the one person or group it resolved to
@@ -27,6 +39,7 @@ class LeadView:
     listed: bool  # in people.yaml
     email: str | None
     contact: str | None  # a group's contact person
+    reaches: Reach | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class MilestoneView:
     done: bool
     depth: int
     lead: LeadView | None
+    start: date | None = None
 
 
 @dataclass(frozen=True)
@@ -120,11 +134,17 @@ class _Leads:
         if person_id is not None:
             p = self.persons[person_id]
             return LeadView(
-                written, p.name, p.organisation, "person", p.key, p.listed, p.email, None
+                written, p.name, p.organisation, "person", p.key, p.listed, p.email, None, _reach(p)
             )
         if group_id is not None:
             g = self.groups[group_id]
             contact = self.persons.get(g.contact_person_id) if g.contact_person_id else None
+            if contact is not None:
+                reaches = _reach(contact, on_behalf_of=g.name)
+            elif g.email:
+                reaches = Reach(g.key, g.name, g.email, None, None)
+            else:
+                reaches = None
             return LeadView(
                 written,
                 g.name,
@@ -134,8 +154,13 @@ class _Leads:
                 g.listed,
                 g.email,
                 contact.name if contact else None,
+                reaches,
             )
         return None
+
+
+def _reach(p: m.Person, on_behalf_of: str | None = None) -> Reach:
+    return Reach(p.key, p.name, p.email, p.slack_id, p.away_until, on_behalf_of)
 
 
 def plan_ids(session: Session) -> list[str]:
@@ -202,6 +227,7 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
                 ms.done,
                 ms.depth,
                 lead,
+                ms.start,
             )
         )
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -68,17 +67,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     url = request.getfixturevalue("pg_database")
-    engine = create_engine(url)
-    from bot import models  # noqa: F401
-
-    SQLModel.metadata.drop_all(engine)
-    engine.dispose()
+    _empty_postgres(url)
     yield url
-    from bot.db import make_engine
+    _empty_postgres(url)
 
-    e = make_engine(url)
-    SQLModel.metadata.drop_all(e)
-    e.dispose()
+
+def _empty_postgres(url: str) -> None:
+    """Everything gone, the migrations' own bookkeeping included."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 @pytest.fixture

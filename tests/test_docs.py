@@ -12,16 +12,34 @@ from bot.settings import VARIABLES
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
+COMMANDS = sorted(
+    [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
+    + [
+        f"{g.name} {c.name}"
+        for g in app.registered_groups
+        for c in g.typer_instance.registered_commands
+    ]  # type: ignore[union-attr]
+)
 
 
 def test_there_are_commands():
-    assert {"init", "import", "status", "check-data", "export", "demo", "convert"} <= set(COMMANDS)
+    assert {
+        "init",
+        "import",
+        "status",
+        "check-data",
+        "export",
+        "demo",
+        "convert",
+        "tick",
+        "rules check",
+        "db upgrade",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example_and_is_in_the_readme(command: str):
-    result = CliRunner().invoke(app, [command, "--help"])
+    result = CliRunner().invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
     assert f"actionbot {command}" in README

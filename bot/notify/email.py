@@ -1,0 +1,446 @@
+"""E-mail out: building a message from its rendered parts, and the transports that deliver it.
+
+Two transports share one small interface (`Transport.send_batch`): `SmtpTransport` speaks to a
+real mail server over one connection per batch, and `OutboxDirTransport` writes ``.eml`` files
+a person can open in a mail client, for demos and for a dry run before real addresses are
+trusted. `MemoryTransport` keeps messages in a list for unit tests of whatever sends them.
+
+Each message gets a Message-ID made from its outbox key, so a retried send of the same outbox
+row carries the same Message-ID, and a file outbox overwrites rather than duplicates. A batch
+never stops at one bad message: every message gets its own `SendResult`, which says whether a
+failure is worth retrying. Logs name the kind, the Message-ID and the recipients' domains, never
+the subject or the body, since both carry case details.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import hashlib
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from bot.notify.content import Recipient
+from bot.notify.render import Rendered
+
+__all__ = [
+    "MemoryTransport",
+    "OutboxDirTransport",
+    "SendResult",
+    "SmtpConfig",
+    "SmtpTransport",
+    "Transport",
+    "build_email",
+    "make_message_id",
+]
+
+log = logging.getLogger(__name__)
+
+KIND_HEADER = "X-Actionbot-Kind"
+Security = Literal["starttls", "ssl", "none"]
+SECURITY: tuple[Security, ...] = ("starttls", "ssl", "none")
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def build_email(
+    rendered: Rendered,
+    *,
+    kind: str,
+    sender: str,
+    recipients: Sequence[Recipient],
+    reply_to: str | None,
+    sent_at: datetime,
+    message_id: str,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (text, then HTML) marked as sent by a machine.
+
+    `sent_at` becomes the Date header, so a demo run "as of" a past day dates its mail that day.
+    Recipients without an e-mail address are skipped (Slack reaches them); if none has one, the
+    message cannot be built.
+    """
+    if sent_at.tzinfo is None or sent_at.utcoffset() is None:
+        raise ValueError("sent_at needs a time zone, or the Date header would be ambiguous")
+    to = [Address(display_name=r.name, addr_spec=r.email) for r in recipients if r.email]
+    if not to:
+        names = ", ".join(r.name for r in recipients) or "nobody"
+        raise ValueError(f"no e-mail address for any recipient ({names})")
+
+    msg = EmailMessage(policy=email.policy.default)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = message_id
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    # RFC 3834: tells vacation responders and ticket systems not to answer automatically.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[KIND_HEADER] = kind
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def make_message_id(key: str, domain: str) -> str:
+    """``<reminder-2019-06-03-p12-1a2b3c4d5e@domain>``: the same outbox key gives the same id.
+
+    The readable part helps a person searching a mailbox; the hash keeps two keys apart when
+    cleaning their characters would make them alike.
+    """
+    domain = domain.strip()
+    if not domain or re.search(r"[\s<>@]", domain):
+        raise ValueError(f"Message-ID domain must be a bare host name, got {domain!r}")
+    if not key:
+        raise ValueError("an outbox key is needed to make a Message-ID")
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-")[:48].strip("-")
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+    return f"<{readable}-{digest}@{domain}>" if readable else f"<{digest}@{domain}>"
+
+
+# --- the transport interface ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one message. `permanent` failures must not be retried; others may be."""
+
+    message_id: str
+    ok: bool
+    error: str | None = None
+    permanent: bool = False
+    refused: tuple[str, ...] = ()  # recipients refused while others accepted the message
+
+
+class Transport(Protocol):
+    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]: ...
+
+
+def _message_id(msg: EmailMessage) -> str:
+    return str(msg.get("Message-ID", "")).strip()
+
+
+def _recipient_addresses(msg: EmailMessage) -> list[str]:
+    values = [str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h, [])]
+    return [addr for _, addr in getaddresses(values) if addr]
+
+
+def _domains(msg: EmailMessage) -> str:
+    return ",".join(sorted({a.rpartition("@")[2].lower() for a in _recipient_addresses(msg)}))
+
+
+# --- SMTP -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: Security = "starttls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+    local_hostname: str | None = None  # the name given in EHLO; default: this machine's
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY:
+            raise ValueError(
+                f"SMTP security must be one of {', '.join(SECURITY)}, got {self.security!r}"
+            )
+        if not 0 < self.port < 65536:
+            raise ValueError(f"SMTP port must be 1-65535, got {self.port}")
+        if self.username and self.security == "none" and self.host not in _LOOPBACK:
+            raise ValueError(
+                f"refusing to send the SMTP password to {self.host} unencrypted: "
+                "use security 'starttls' or 'ssl'"
+            )
+
+
+class _ConnectFailed(Exception):
+    """Opening, securing or logging in to the server failed; no message in the batch can go."""
+
+
+class SmtpTransport:
+    """Sends a batch over one SMTP connection, opened lazily and closed at the end.
+
+    A 5xx reply to RCPT or DATA is permanent: that message will never go as it is. Everything
+    else (4xx, a refused sender or login, a connection problem) is temporary, since fixing the
+    server or the settings lets the same message go later.
+
+    If the server drops the connection, the message in hand is retried once on a new
+    connection. A drop after the server took the whole message but before it said so can
+    deliver that message twice; the unchanged Message-ID lets mail systems that
+    de-duplicate, and a reader, see it is the same message.
+    """
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
+        results: list[SendResult] = []
+        smtp: smtplib.SMTP | None = None
+        connect_error: str | None = None
+        try:
+            for msg in messages:
+                if connect_error is not None:
+                    results.append(_failed(msg, connect_error, permanent=False))
+                    continue
+                try:
+                    smtp, result = self._send_one(smtp, msg)
+                except _ConnectFailed as exc:
+                    smtp, connect_error = None, str(exc)
+                    result = _failed(msg, connect_error, permanent=False)
+                results.append(result)
+        finally:
+            if smtp is not None:
+                _quit(smtp)
+        return results
+
+    def _send_one(
+        self, smtp: smtplib.SMTP | None, msg: EmailMessage
+    ) -> tuple[smtplib.SMTP | None, SendResult]:
+        """(connection to go on with, result); reconnects once when the server went away."""
+        for attempt in (1, 2):
+            if smtp is None:
+                smtp = self._connect()
+            try:
+                refused = smtp.send_message(msg)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                smtp.close()
+                smtp = None
+                if attempt == 2:
+                    return None, _failed(msg, f"server disconnected: {exc}", permanent=False)
+                log.info("SMTP connection lost; reconnecting for %s", _message_id(msg))
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                return smtp, _refused(msg, exc.recipients)
+            except smtplib.SMTPResponseException as exc:
+                code = exc.smtp_code
+                if code == 421:  # the server is closing this connection; the next one is new
+                    smtp.close()
+                    smtp = None
+                # A refused DATA is about this message; a refused MAIL FROM ("530 STARTTLS
+                # first", "550 sender not allowed") is about our set-up, which can be fixed.
+                permanent = isinstance(exc, smtplib.SMTPDataError) and _is_permanent(code)
+                return smtp, _failed(msg, _reply(code, exc.smtp_error), permanent)
+            except (smtplib.SMTPException, OSError) as exc:
+                smtp.close()
+                return None, _failed(msg, f"{type(exc).__name__}: {exc}", permanent=False)
+            return smtp, _sent(msg, refused)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        context = c.ssl_context or ssl.create_default_context()
+        where = f"{c.host}:{c.port}"
+        smtp: smtplib.SMTP | None = None
+        try:
+            if c.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    c.host,
+                    c.port,
+                    local_hostname=c.local_hostname,
+                    timeout=c.timeout,
+                    context=context,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout
+                )
+            smtp.ehlo()
+            if c.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if c.username:
+                smtp.login(c.username, c.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            _close(smtp)
+            raise _ConnectFailed(
+                f"login to {where} refused: {_reply(exc.smtp_code, exc.smtp_error)}"
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            _close(smtp)
+            raise _ConnectFailed(
+                f"cannot connect to {where} ({c.security}): {type(exc).__name__}: {exc}"
+            ) from exc
+        log.debug("SMTP connected to %s (%s)", where, c.security)
+        return smtp
+
+
+def _is_permanent(code: int) -> bool:
+    return 500 <= code < 600
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(words.split())}"
+
+
+def _sent(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendResult:
+    mid = _message_id(msg)
+    log.info("sent %s %s to %s", msg.get(KIND_HEADER, "?"), mid, _domains(msg))
+    if not refused:
+        return SendResult(mid, ok=True)
+    detail = "; ".join(f"{addr}: {_reply(*reply)}" for addr, reply in sorted(refused.items()))
+    log.warning("%s: some recipients refused: %s", mid, ", ".join(sorted(refused)))
+    return SendResult(mid, ok=True, error=f"refused {detail}", refused=tuple(sorted(refused)))
+
+
+def _refused(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendResult:
+    """Every recipient refused: permanent only if the server refused each one for good."""
+    detail = "; ".join(f"{addr}: {_reply(*reply)}" for addr, reply in sorted(refused.items()))
+    permanent = bool(refused) and all(_is_permanent(code) for code, _ in refused.values())
+    return _failed(msg, f"all recipients refused: {detail}", permanent, tuple(sorted(refused)))
+
+
+def _failed(
+    msg: EmailMessage, error: str, permanent: bool, refused: tuple[str, ...] = ()
+) -> SendResult:
+    mid = _message_id(msg)
+    log.warning(
+        "not sent %s %s to %s (%s): %s",
+        msg.get(KIND_HEADER, "?"),
+        mid,
+        _domains(msg),
+        "permanent" if permanent else "will retry",
+        error,
+    )
+    return SendResult(mid, ok=False, error=error, permanent=permanent, refused=refused)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        smtp.close()
+
+
+# --- a folder of .eml files -------------------------------------------------------------------
+
+
+class OutboxDirTransport:
+    """Writes each message as an ``.eml`` file instead of sending it.
+
+    The file name comes from the message (its Date, kind, first recipient and Message-ID), not
+    from the clock, so sending the same outbox row again replaces its file. Files are written
+    under a temporary name and renamed, so a crash never leaves half a message behind.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
+        return [self._write(msg) for msg in messages]
+
+    def path_for(self, msg: EmailMessage) -> Path:
+        return self.folder / _eml_name(msg)
+
+    def _write(self, msg: EmailMessage) -> SendResult:
+        problem = _unfileable(msg)
+        if problem:
+            return _failed(msg, problem, permanent=True)
+        path = self.path_for(msg)
+        try:
+            data = msg.as_bytes(policy=email.policy.SMTP)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_atomically(path, data)
+            _remove_older_copies(path, _short_key(msg))
+        except OSError as exc:
+            error = f"cannot write to {self.folder}: {type(exc).__name__}: {exc}"
+            return _failed(msg, error, permanent=False)
+        log.info(
+            "wrote %s %s as %s (%s)",
+            msg.get(KIND_HEADER, "?"),
+            _message_id(msg),
+            path.name,
+            _domains(msg),
+        )
+        return SendResult(_message_id(msg), ok=True)
+
+
+def _unfileable(msg: EmailMessage) -> str | None:
+    """Why a message cannot be named as a file; such a message will never do better."""
+    if not _message_id(msg):
+        return "the message has no Message-ID"
+    try:
+        parsedate_to_datetime(str(msg.get("Date", "")))
+    except (TypeError, ValueError):
+        return f"the message has no valid Date header: {msg.get('Date')!r}"
+    return None
+
+
+def _eml_name(msg: EmailMessage) -> str:
+    stamp = parsedate_to_datetime(str(msg["Date"])).strftime("%Y%m%d-%H%M%S")
+    kind = _safe(str(msg.get(KIND_HEADER, "message")), 30) or "message"
+    addresses = _recipient_addresses(msg)
+    who = _safe(addresses[0].replace("@", "-at-"), 48) if addresses else "nobody"
+    if len(addresses) > 1:
+        who += f"-and-{len(addresses) - 1}"
+    return f"{stamp}-{kind}-{who}-{_short_key(msg)}.eml"
+
+
+def _short_key(msg: EmailMessage) -> str:
+    return hashlib.sha256(_message_id(msg).encode("utf-8")).hexdigest()[:10]
+
+
+def _safe(text: str, limit: int) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")[:limit].strip("-.")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # mkstemp makes the file readable by the bot's user only: messages carry case details.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".eml.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _remove_older_copies(path: Path, short_key: str) -> None:
+    """A resend with another Date keeps one file per Message-ID: the newest write."""
+    for other in path.parent.glob(f"*-{short_key}.eml"):
+        if other != path:
+            other.unlink(missing_ok=True)
+
+
+# --- in memory, for tests of senders ----------------------------------------------------------
+
+
+class MemoryTransport:
+    """Keeps what it is given; for unit tests of code that sends, without a server."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
+        self.sent.extend(messages)
+        return [SendResult(_message_id(m), ok=True) for m in messages]

@@ -1,0 +1,168 @@
+"""Turns a message's content value into its subject, text part and HTML part with Jinja2.
+
+Templates live in the repository's ``templates/`` folder so wording can change without touching
+code. They run in a sandbox with ``StrictUndefined``: a typo in a template fails the test that
+renders it instead of sending a lead a reminder with a blank where the action's title should be.
+HTML parts are autoescaped because everything shown (titles, progress, names) is user text;
+text parts are not escaped, since a lead should read ``&`` and not ``&amp;``. Wording shared by
+both parts lives in one file that is compiled twice: as itself for text, and under the ``html/``
+prefix with autoescaping for HTML.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from bot.notify.content import LEVEL_NAMES, ChairSummary, Digest, Reminder
+from bot.plans.partial_date import PartialDate
+
+__all__ = ["KINDS", "TEMPLATES", "Rendered", "environment", "render"]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# Each kind's content type and the name the templates know it by.
+KINDS: dict[str, tuple[type, str]] = {
+    "reminder": (Reminder, "reminder"),
+    "operational-digest": (Digest, "digest"),
+    "strategic-digest": (Digest, "digest"),
+    "chair-summary": (ChairSummary, "summary"),
+}
+NONE = "—"
+RAG_COLOURS = {  # background, text: GOV.UK's red, orange and green, readable in both themes
+    "red": ("#d4351c", "#ffffff"),
+    "amber": ("#f47738", "#0b0c0c"),
+    "green": ("#00703c", "#ffffff"),
+}
+NO_RAG_COLOURS = ("#f3f2f1", "#0b0c0c")
+HTML_PREFIX = "html/"  # "html/_words.j2" is "_words.j2" compiled for an HTML part
+_html_extension = select_autoescape(enabled_extensions=("html.j2",), default=False)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message's words, ready for any transport: e-mail takes all three parts."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render(
+    kind: str, content: Reminder | Digest | ChairSummary, templates: Path | None = None
+) -> Rendered:
+    """Renders the three parts of one message; `templates` replaces the repository's folder."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}; expected one of {', '.join(KINDS)}")
+    expected, name = KINDS[kind]
+    if not isinstance(content, expected):
+        raise TypeError(
+            f"a {kind} is rendered from a {expected.__name__}, got {type(content).__name__}"
+        )
+    if isinstance(content, Digest) and content.kind != kind:
+        raise ValueError(f"asked to render a {kind} from a digest of kind {content.kind!r}")
+    env = environment(templates)
+    context: dict[str, Any] = {name: content, "kind": kind, "level_names": LEVEL_NAMES}
+    subject = env.get_template(f"{kind}.subject.j2").render(context)
+    return Rendered(
+        subject=" ".join(subject.split()),
+        text=env.get_template(f"{kind}.txt.j2").render(context).rstrip() + "\n",
+        html=env.get_template(f"{kind}.html.j2").render(context),
+    )
+
+
+def environment(templates: Path | None = None) -> SandboxedEnvironment:
+    """The sandboxed environment for a templates folder, built once per folder."""
+    return _environment((templates or TEMPLATES).resolve())
+
+
+@functools.cache
+def _environment(folder: Path) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=_Loader(folder),
+        undefined=StrictUndefined,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        human=human,
+        days=days,
+        excerpt=excerpt,
+        mailto=mailto,
+        rag_colours=rag_colours,
+    )
+    return env
+
+
+class _Loader(FileSystemLoader):
+    """Serves "html/NAME" from NAME; the template keeps its full name, which sets its escaping."""
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        return super().get_source(environment, template.removeprefix(HTML_PREFIX))
+
+
+def _autoescape(name: str | None) -> bool:
+    """HTML parts, and shared files loaded for them, escape everything they print."""
+    return _html_extension(name) or (name or "").startswith(HTML_PREFIX)
+
+
+# --- filters: the few things templates cannot say simply themselves --------------------------
+
+
+def human(value: PartialDate | date | datetime | None) -> str:
+    """Dates as the plans write them: "14 Oct 2018", "Oct 2018"; "—" when there is none."""
+    if value is None:
+        return NONE
+    if isinstance(value, PartialDate):
+        return value.human()
+    return f"{value.day} {calendar.month_abbr[value.month]} {value.year}"
+
+
+def days(value: int | None) -> str:
+    """ "12 days", "1 day", "—"; a negative count (due in the future) reads as its size."""
+    if value is None:
+        return NONE
+    n = abs(value)
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def excerpt(text: str | None, limit: int = 160) -> str:
+    """The start of a progress entry, cut at a word, so a lead recognises it at a glance."""
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] if " " in flat[:limit] else flat[:limit]
+    return re.sub(r"[\s,;:.\-–—]+$", "", cut) + "…"
+
+
+def mailto(address: str, subject: str | None = None) -> str:
+    """A mailto: link to a reply address, with a subject; the template escapes it for HTML.
+
+    Words from the shared macros arrive already escaped in an HTML part; they are unescaped
+    here so a ref such as "R&D 1" reaches the mail client as written, not as "R&amp;D 1".
+    """
+    if isinstance(subject, Markup):
+        subject = subject.unescape()
+    url = "mailto:" + quote(address, safe="@+")
+    return url + ("?subject=" + quote(subject, safe="") if subject else "")
+
+
+def rag_colours(rag: str | None) -> tuple[str, str]:
+    """(background, text) colours of a RAG cell; grey for an action nobody has rated."""
+    return RAG_COLOURS.get(rag or "", NO_RAG_COLOURS)

@@ -1,0 +1,200 @@
+"""The engine's input read back from the database: chase state derived from the audit trail.
+
+Runs on SQLite and PostgreSQL, with a plan loaded the way `actionbot import` loads it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from bot import models as m
+from bot.chase_state import load_state
+from bot.cli import app
+from bot.db import make_engine, session
+from bot.importing import import_files
+from bot.rules import Level
+from tests.conftest import NOW
+from tests.test_load import PEOPLE, PLAN, write
+
+T0 = datetime(2018, 10, 1, 9, tzinfo=UTC)
+
+
+def events(url: str, *rows: m.AuditEvent) -> None:
+    with session(make_engine(url)) as s, s.begin():
+        for row in rows:
+            s.add(row)
+
+
+def action_id(url: str, ref: str) -> int:
+    with session(make_engine(url)) as s:
+        found = s.exec(select(m.Action.id).where(m.Action.ref == ref)).one()
+        assert found is not None
+        return found
+
+
+def progress(url: str, ref: str, recorded_at: datetime, text: str = "update") -> None:
+    with session(make_engine(url)) as s, s.begin():
+        s.add(
+            m.ProgressEntry(
+                action_id=action_id(url, ref),
+                dated=recorded_at.date(),
+                precision="day",
+                text=text,
+                source="email",
+                external_id=f"<{text}-{recorded_at.isoformat()}>",
+                recorded_at=recorded_at,
+            )
+        )
+
+
+@pytest.fixture
+def loaded(database_url: str, tmp_path: Path) -> str:
+    plan = PLAN.replace(
+        'leads: ["Tracey Anstis (Kent Police)"]', 'leads: ["MASH Operational Group"]'
+    )
+    import_files(make_engine(database_url), write(tmp_path, plan), NOW - timedelta(days=365))
+    return database_url
+
+
+def state(url: str):
+    with session(make_engine(url)) as s:
+        return {a.ref: a for a in load_state(s).actions}
+
+
+def test_a_fresh_plan_is_at_its_leads_with_nothing_sent(loaded: str):
+    a = state(loaded)["1.1.1"]
+    assert a.chase.level is Level.LEAD and a.chase.reminders_unanswered == 0
+    assert [lead.key for lead in a.leads] == ["tracey-anstis", "kelly-cogger"]
+    assert a.last_progress == date(2018, 10, 5)
+    assert [(d.due, d.done) for d in a.deadlines][:2] == [
+        (date(2018, 10, 31), False),
+        (date(2017, 7, 31), True),
+    ]
+
+
+def test_a_group_lead_is_reached_through_its_contact(loaded: str):
+    b = state(loaded)["1.1.2"]
+    assert [(lead.key, lead.name) for lead in b.leads] == [("ops-chair", "Ops Chair")]
+    # no progress at all: quiet since the plan's own date (2018-11)
+    assert (b.last_progress, b.quiet_since) == (None, date(2018, 11, 30))
+
+
+def test_reminders_count_only_since_the_last_progress(loaded: str):
+    aid = action_id(loaded, "1.1.1")
+    events(
+        loaded,
+        m.AuditEvent(at=T0, kind="reminded", action_id=aid, person_key="tracey-anstis"),
+        m.AuditEvent(at=T0, kind="reminded", action_id=aid, person_key="kelly-cogger"),
+        m.AuditEvent(
+            at=T0 + timedelta(days=7), kind="reminded", action_id=aid, person_key="tracey-anstis"
+        ),
+    )
+    chase = state(loaded)["1.1.1"].chase
+    # two runs (the first reached two leads), none answered
+    assert (chase.reminders_unanswered, chase.last_reminded_at) == (2, T0 + timedelta(days=7))
+    progress(loaded, "1.1.1", T0 + timedelta(days=3))
+    assert state(loaded)["1.1.1"].chase.reminders_unanswered == 1
+
+
+def test_level_snooze_and_progress_since_the_level(loaded: str):
+    aid = action_id(loaded, "1.1.1")
+    events(
+        loaded,
+        m.AuditEvent(at=T0, kind="escalated", action_id=aid, level="operational_group"),
+        m.AuditEvent(
+            at=T0 + timedelta(days=1), kind="snoozed", action_id=aid, until=date(2018, 11, 1)
+        ),
+    )
+    chase = state(loaded)["1.1.1"].chase
+    assert (chase.level, chase.level_since, chase.snoozed_until, chase.progress_since_level) == (
+        Level.OPERATIONAL_GROUP,
+        T0,
+        date(2018, 11, 1),
+        False,
+    )
+    progress(loaded, "1.1.1", T0 + timedelta(days=2))
+    assert state(loaded)["1.1.1"].chase.progress_since_level is True
+    events(
+        loaded, m.AuditEvent(at=T0 + timedelta(days=3), kind="reset", action_id=aid, level="lead")
+    )
+    chase = state(loaded)["1.1.1"].chase
+    assert (chase.level, chase.progress_since_level) == (Level.LEAD, False)
+
+
+def test_digests_last_sent(loaded: str):
+    events(
+        loaded,
+        m.AuditEvent(at=T0, kind="digest", detail="chair"),
+        m.AuditEvent(at=T0 + timedelta(days=7), kind="digest", detail="chair"),
+        m.AuditEvent(at=T0, kind="digest", detail="operational"),
+    )
+    with session(make_engine(loaded)) as s:
+        assert load_state(s).digests_last_sent == {
+            "chair": T0 + timedelta(days=7),
+            "operational": T0,
+        }
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_data(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    (data / "plans").mkdir(parents=True)
+    (data / "people.yaml").write_text(PEOPLE)
+    (data / "plans" / "test.yaml").write_text(PLAN)
+    monkeypatch.setenv("ACTIONBOT_DATA_DIR", str(data))
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("ACTIONBOT_RULES", str(REPO / "rules"))
+    return data
+
+
+def test_tick_dry_run_says_who_would_be_chased(cli_data: Path):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["tick", "--as-of", "2018-11-26T10:00", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("As at Mon 26 Nov 2018 10:00 GMT under rules ")
+    assert "  remind Kelly Cogger about 1 action(s):" in lines
+    # the earliest deadline not met is the July 2018 MARAC report; progress came after it
+    # was first asked for (5 Oct), but 52 days ago: quiet
+    assert (
+        "    test-plan 1.1.1 — Improve Framework-I reporting and increase audits "
+        "(quiet, due 31 Jul 2018, 118 days overdue)"
+    ) in lines
+    assert "    test-plan 1.1.2 — Review the DAN process (due-soon, due 30 Nov 2018)" in lines
+    assert "  send the operational digest (due Mon 26 Nov 09:00)" in lines
+    # nothing was stored
+    with session(make_engine(f"sqlite:///{cli_data / 'actionbot.db'}")) as s:
+        assert s.exec(select(m.AuditEvent)).all() == []
+
+
+def test_tick_without_dry_run_says_sending_is_not_built(cli_data: Path):
+    runner.invoke(app, ["init"])
+    result = runner.invoke(app, ["tick", "--as-of", "2018-11-26"])
+    assert result.exit_code == 2 and "use --dry-run" in result.output
+
+
+def test_rules_check_reports_problems_with_their_lines(cli_data: Path, tmp_path: Path):
+    good = runner.invoke(app, ["rules", "check"])
+    assert good.exit_code == 0 and "escalation.yaml: OK" in good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "reminders:\n  repeat_every: [7 days, weekly-ish]\nescalation:\n  chair:\n    when: {}\n"
+    )
+    result = runner.invoke(app, ["rules", "check", str(bad)])
+    assert result.exit_code == 2
+    assert (
+        f"{bad}, line 2: reminders.repeat_every[2]: expected a duration like '7 days', "
+        "'2 weeks' or '5 working days', got 'weekly-ish'"
+    ) in result.output
+    assert f"{bad}, line 5: escalation.chair.when: give at least one of" in result.output
