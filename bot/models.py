@@ -223,6 +223,8 @@ class Outbox(SQLModel, table=True):
     """A message decided and stored before it is sent: delivery reads from here, so a crash
     between deciding and sending loses nothing, and the unique key stops a second copy."""
 
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # e.g. "reminder/kelly-cogger/2018-10-15T09:00"
     kind: str  # reminder | operational-digest | strategic-digest | chair-summary
@@ -233,7 +235,8 @@ class Outbox(SQLModel, table=True):
     payload: str  # the rendered message: RFC 822 text for e-mail, JSON blocks for Slack
     message_id: str | None = None
     created_at: datetime = Field(sa_type=DateTime(timezone=True))  # the moment decided for
-    status: str = "pending"  # pending | sent | failed
+    status: str = "pending"  # pending | sending | sent | failed
+    claim: str | None = None  # the delivery batch that took it; see bot/delivery.py
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -16,6 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.notify.email import SmtpConfig
+from tests.smtp_server import Recorder, Server, start
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
 DATA = REPO / "data"
@@ -79,6 +82,20 @@ def _empty_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A real SMTP server on loopback that records what it receives."""
+    handler = Recorder()
+    controller, port = start(handler)
+    config = SmtpConfig(
+        host="127.0.0.1", port=port, security="none", timeout=5, local_hostname="actionbot.test"
+    )
+    try:
+        yield Server(handler, config)
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ import email
 import email.policy
 import logging
 import re
-import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -23,7 +22,6 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from bot.notify.content import Recipient
@@ -39,6 +37,7 @@ from bot.notify.email import (
 )
 from bot.notify.render import Rendered, render
 from bot.notify.tokens import reply_address, sign, token_from_address, verify
+from tests.smtp_server import Recorder, Server, free_port, start
 from tests.test_render import SENT, sample_reminder
 
 SECRET = b"test secret"
@@ -50,84 +49,6 @@ LEADS = [
     ("Tracey Anstis", "tracey.anstis@police.example.net"),
     ("Christine Impey", "christine.impey@example.org"),
 ]
-
-
-# --- a recording SMTP server ------------------------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that keeps what it receives and fails on request."""
-
-    refuse: dict[str, str] = field(default_factory=dict)  # RCPT address -> reply
-    fail_data: dict[str, str] = field(default_factory=dict)  # any recipient -> DATA reply
-    drop_once: set[str] = field(default_factory=set)  # RCPT address: close the connection
-    connections: set[tuple[str, int]] = field(default_factory=set)
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        self.connections.add(session.peer)
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.drop_once:
-            self.drop_once.discard(address)
-            server.transport.close()
-            return "250 OK"  # never reaches the client: the connection is gone
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        for address in envelope.rcpt_tos:
-            if address in self.fail_data:
-                return self.fail_data[address]
-        self.received.append(
-            {
-                "peer": session.peer,
-                "mail_from": envelope.mail_from,
-                "rcpt_tos": list(envelope.rcpt_tos),
-                "tls": session.ssl is not None,
-                "authenticated": session.authenticated,
-                "message": email.message_from_bytes(envelope.content, policy=email.policy.default),
-            }
-        )
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """aiosmtpd cannot listen on port 0 (it connects to itself to check), so find one first."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    handler: Recorder
-    config: SmtpConfig
-
-
-def start(handler: Recorder, **kwargs: Any) -> tuple[Controller, int]:
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
-    controller.start()
-    return controller, port
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    handler = Recorder()
-    controller, port = start(handler)
-    config = SmtpConfig(
-        host="127.0.0.1", port=port, security="none", timeout=5, local_hostname="actionbot.test"
-    )
-    try:
-        yield Server(handler, config)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -130,8 +130,23 @@ class SendResult:
     refused: tuple[str, ...] = ()  # recipients refused while others accepted the message
 
 
+OnResult = Callable[[int, SendResult], None]
+
+
 class Transport(Protocol):
-    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]: ...
+    """Sends a batch; `on_result(index, result)` is called as soon as each message's fate is
+    known, so the caller can record it before the next one goes (a crash mid-batch then
+    loses no record of what was already sent)."""
+
+    def send_batch(
+        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+    ) -> list[SendResult]: ...
+
+
+def _report(results: list[SendResult], result: SendResult, on_result: OnResult | None) -> None:
+    results.append(result)
+    if on_result is not None:
+        on_result(len(results) - 1, result)
 
 
 def _message_id(msg: EmailMessage) -> str:
@@ -195,21 +210,23 @@ class SmtpTransport:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
-    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
+    def send_batch(
+        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+    ) -> list[SendResult]:
         results: list[SendResult] = []
         smtp: smtplib.SMTP | None = None
         connect_error: str | None = None
         try:
             for msg in messages:
                 if connect_error is not None:
-                    results.append(_failed(msg, connect_error, permanent=False))
+                    _report(results, _failed(msg, connect_error, permanent=False), on_result)
                     continue
                 try:
                     smtp, result = self._send_one(smtp, msg)
                 except _ConnectFailed as exc:
                     smtp, connect_error = None, str(exc)
                     result = _failed(msg, connect_error, permanent=False)
-                results.append(result)
+                _report(results, result, on_result)
         finally:
             if smtp is not None:
                 _quit(smtp)
@@ -353,8 +370,13 @@ class OutboxDirTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
-        return [self._write(msg) for msg in messages]
+    def send_batch(
+        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+    ) -> list[SendResult]:
+        results: list[SendResult] = []
+        for msg in messages:
+            _report(results, self._write(msg), on_result)
+        return results
 
     def path_for(self, msg: EmailMessage) -> Path:
         return self.folder / _eml_name(msg)
@@ -441,6 +463,11 @@ class MemoryTransport:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    def send_batch(self, messages: Sequence[EmailMessage]) -> list[SendResult]:
-        self.sent.extend(messages)
-        return [SendResult(_message_id(m), ok=True) for m in messages]
+    def send_batch(
+        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+    ) -> list[SendResult]:
+        results: list[SendResult] = []
+        for msg in messages:
+            self.sent.append(msg)
+            _report(results, SendResult(_message_id(msg), ok=True), on_result)
+        return results

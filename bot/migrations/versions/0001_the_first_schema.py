@@ -1,8 +1,8 @@
-"""the first schema: plans, people, progress, audit, outbox
+"""the first schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:25:50.015372
+Create Date: 2026-11-23 12:33:22.175101
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("claim", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -39,6 +40,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_status_next", ["status", "next_attempt_at"], unique=False)
+
     op.create_table(
         "person",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -391,5 +395,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_person_key"))
 
     op.drop_table("person")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_status_next")
+
     op.drop_table("outbox")
     # ### end Alembic commands ###

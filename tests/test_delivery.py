@@ -1,0 +1,231 @@
+"""Delivering the outbox to a real SMTP server and a local Slack Web API, on both databases:
+each message once, retries with growing waits, and a crash mid-batch sends nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlmodel import col, select
+
+from bot import models as m
+from bot.db import create_schema, make_engine, session
+from bot.delivery import INTERRUPTED, Transports, backoff, deliver, email_payload, slack_payload
+from bot.notify.content import Recipient
+from bot.notify.email import SendResult, SmtpConfig, SmtpTransport, build_email, make_message_id
+from bot.notify.render import Rendered
+from bot.notify.slack import SlackTransport, make_client
+from tests.slack_api import FakeSlackApi
+from tests.smtp_server import Server
+
+NOW = datetime(2018, 10, 15, 9, 0, tzinfo=UTC)
+LEADS = ["kelly.cogger", "tracey.anstis", "tina.hughes", "emma.verchiolli", "lisa.morgan"]
+
+
+def reminder(to: str, key: str) -> EmailMessage:
+    return build_email(
+        Rendered(f"Actions for you: {key}", f"Dear {to},\nAction 1 is overdue.", "<p>Hi</p>"),
+        kind="reminder",
+        sender="actionbot@example.org",
+        recipients=[Recipient(to, f"{to}@example.org")],
+        reply_to="updates@example.org",
+        sent_at=NOW,
+        message_id=make_message_id(key, "example.org"),
+    )
+
+
+def queue(url: str, count: int = 5) -> list[int]:
+    engine = make_engine(url)
+    create_schema(engine)
+    ids = []
+    with session(engine) as s, s.begin():
+        for i, who in enumerate(LEADS[:count]):
+            key = f"reminder/{who}/2018-10-15"
+            row = m.Outbox(
+                key=key,
+                kind="reminder",
+                channel="email",
+                recipient_key=who,
+                recipient=f"{who}@example.org",
+                subject=f"n{i}",
+                payload=email_payload(reminder(who, key)),
+                created_at=NOW,
+            )
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    return ids
+
+
+def rows(url: str) -> list[tuple[str, int, str | None]]:
+    with session(make_engine(url)) as s:
+        found = s.exec(select(m.Outbox).order_by(col(m.Outbox.id))).all()
+        return [(r.status, r.attempts, r.error) for r in found]
+
+
+def received_ids(srv: Server) -> list[str]:
+    return [r["message"]["Message-ID"] for r in srv.handler.received]
+
+
+def test_the_outbox_goes_out_once_over_one_connection(database_url: str, server: Server):
+    queue(database_url)
+    engine = make_engine(database_url)
+    report = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+    assert (report.sent, report.failed, report.retrying) == (5, 0, 0)
+    assert len(server.handler.connections) == 1
+    assert [r["rcpt_tos"] for r in server.handler.received] == [
+        [f"{who}@example.org"] for who in LEADS
+    ]
+    assert rows(database_url) == [("sent", 1, None)] * 5
+    again = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+    assert again.sent == 0 and len(server.handler.received) == 5
+    with session(engine) as s:
+        sent = s.exec(select(m.AuditEvent).where(m.AuditEvent.kind == "sent")).all()
+    assert sorted(e.person_key or "" for e in sent) == sorted(LEADS)
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+class DiesAfterServerAccepts:
+    """The server takes message `at` and the process dies before recording it."""
+
+    def __init__(self, inner: SmtpTransport, at: int):
+        self.inner, self.at = inner, at
+
+    def send_batch(self, messages: Sequence[EmailMessage], on_result=None) -> list[SendResult]:
+        def record(index: int, result: SendResult) -> None:
+            if index == self.at:
+                raise Crash
+            on_result(index, result)
+
+        return self.inner.send_batch(messages, on_result=record)
+
+
+def test_a_restart_in_the_middle_of_a_batch_sends_nothing_twice(database_url, server: Server):
+    queue(database_url)
+    engine = make_engine(database_url)
+    with pytest.raises(Crash):
+        deliver(
+            engine,
+            Transports(email=DiesAfterServerAccepts(SmtpTransport(server.config), at=1)),
+            NOW,
+        )
+    assert len(server.handler.received) == 2  # the second went, unrecorded
+    report = deliver(
+        engine, Transports(email=SmtpTransport(server.config)), NOW + timedelta(minutes=1)
+    )
+    assert (report.sent, report.interrupted) == (3, 1)
+    ids = received_ids(server)
+    assert len(ids) == 5 == len(set(ids))  # every message once, none twice
+    assert rows(database_url) == [
+        ("sent", 1, None),
+        ("failed", 0, INTERRUPTED),
+        ("sent", 1, None),
+        ("sent", 1, None),
+        ("sent", 1, None),
+    ]
+
+
+def test_temporary_failures_wait_longer_each_time(database_url: str, server: Server):
+    queue(database_url, count=1)
+    engine = make_engine(database_url)
+    down = SmtpConfig(host="127.0.0.1", port=1, security="none", timeout=2)  # nothing listens
+    first = deliver(engine, Transports(email=SmtpTransport(down)), NOW)
+    assert (first.retrying, rows(database_url)[0][:2]) == (1, ("pending", 1))
+    # not due yet: nothing is tried, even with the server back
+    early = deliver(
+        engine, Transports(email=SmtpTransport(server.config)), NOW + timedelta(minutes=4)
+    )
+    assert early.sent == 0 and server.handler.received == []
+    later = deliver(
+        engine, Transports(email=SmtpTransport(server.config)), NOW + timedelta(minutes=5)
+    )
+    assert later.sent == 1 and rows(database_url)[0][:2] == ("sent", 2)
+    assert [backoff(n) for n in (1, 2, 3, 9)] == [
+        timedelta(minutes=5),
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+        timedelta(hours=6),
+    ]
+
+
+def test_a_permanent_refusal_is_not_retried(database_url: str, server: Server):
+    queue(database_url, count=2)
+    server.handler.refuse["kelly.cogger@example.org"] = "550 no such user"
+    engine = make_engine(database_url)
+    report = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+    assert (report.sent, report.failed) == (1, 1)
+    status = rows(database_url)
+    assert status[0][0] == "failed" and "550" in (status[0][2] or "")
+    assert status[1] == ("sent", 1, None)
+    assert (
+        deliver(
+            engine, Transports(email=SmtpTransport(server.config)), NOW + timedelta(days=1)
+        ).sent
+        == 0
+    )
+
+
+def test_slack_rows_go_to_the_web_api(database_url: str):
+    api = FakeSlackApi(users={"kelly.cogger@example.org": "U1"}, channels={"C9"}).start()
+    try:
+        engine = make_engine(database_url)
+        create_schema(engine)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "Action 1"}}]
+        with session(engine) as s, s.begin():
+            s.add(
+                m.Outbox(
+                    key="r/1",
+                    kind="reminder",
+                    channel="slack",
+                    recipient_key="kelly",
+                    recipient="kelly.cogger@example.org",
+                    subject="s",
+                    payload=slack_payload(
+                        Recipient("Kelly Cogger", "kelly.cogger@example.org"),
+                        None,
+                        "Action 1",
+                        blocks,
+                    ),
+                    created_at=NOW,
+                )
+            )
+            s.add(
+                m.Outbox(
+                    key="d/1",
+                    kind="operational-digest",
+                    channel="slack",
+                    recipient="C9",
+                    subject="s",
+                    payload=slack_payload(None, "C9", "Digest", blocks),
+                    created_at=NOW,
+                )
+            )
+            s.add(
+                m.Outbox(
+                    key="r/2",
+                    kind="reminder",
+                    channel="slack",
+                    recipient_key="nobody",
+                    recipient="nobody@example.org",
+                    subject="s",
+                    payload=slack_payload(
+                        Recipient("Nobody", "nobody@example.org"), None, "x", blocks
+                    ),
+                    created_at=NOW,
+                )
+            )
+        slack = SlackTransport(
+            make_client("xoxb-test", api.base_url, sleep=lambda s: None), sleep=lambda s: None
+        )
+        report = deliver(engine, Transports(slack=slack), NOW)
+        assert (report.sent, report.failed) == (2, 1)
+        assert api.calls["chat.postMessage"] == 2
+        assert [b["channel"] for b in api.bodies("chat.postMessage")][1] == "C9"
+        assert [s for s, _, _ in rows(database_url)] == ["sent", "sent", "failed"]
+    finally:
+        api.stop()
