@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -25,11 +26,42 @@ VARIABLES: dict[str, str] = {
     "ACTIONBOT_DATA_DIR": "folder holding plans/, people.yaml and the SQLite file; default data",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR; default INFO",
     "ACTIONBOT_RULES": "the escalation rules file (or a folder with one); default rules",
+    "OUTBOX_DIR": "where e-mail is written as .eml files while SMTP_HOST is unset; "
+    "default <data dir>/outbox",
+    "SMTP_HOST": "the mail server; unset: e-mail is written to OUTBOX_DIR instead",
+    "SMTP_PORT": "default 587 (465 with SMTP_SECURITY=ssl)",
+    "SMTP_SECURITY": "starttls, ssl or none; default starttls",
+    "SMTP_USERNAME": "login name, if the server wants one",
+    "SMTP_PASSWORD": "its password (secret)",
+    "MAIL_FROM": "the From address; default actionbot@example.org",
+    "REPLY_ADDRESS": "where replies go, as updates+TOKEN@…; default updates@<MAIL_FROM domain>",
+    "REPLY_SECRET": "the key that signs reply tokens (secret); required with SMTP_HOST",
+    "SLACK_BOT_TOKEN": "xoxb- token; unset: Slack is off",
+    "SLACK_API_URL": "the Slack Web API base URL; default Slack's own",
 }
+# Reply tokens made with this key prove nothing: it is for the outbox-folder demo only.
+DEMO_REPLY_SECRET = "actionbot-demo-secret-not-for-real-mail"
 
 
 class SettingsError(Exception):
     """One or more settings are wrong; the message names each variable."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    sender: str
+    reply_address: str
+    reply_secret: bytes = field(repr=False)
+    outbox_dir: Path
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+
+    @property
+    def domain(self) -> str:
+        return self.sender.rpartition("@")[2].strip("> ") or "localhost"
 
 
 @dataclass(frozen=True)
@@ -38,6 +70,9 @@ class Settings:
     data_dir: Path
     log_level: str
     rules_path: Path = Path("rules")
+    mail: MailSettings | None = None
+    slack_token: str | None = field(default=None, repr=False)
+    slack_api_url: str | None = None
 
     @property
     def plans_dir(self) -> Path:
@@ -86,11 +121,59 @@ def load_settings(
         problems.append(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
 
     rules_path = Path(values.get("ACTIONBOT_RULES") or "rules")  # checked when it is read
+    mail = _mail(values, data_dir, problems)
+    slack_token = values.get("SLACK_BOT_TOKEN") or None
+    if slack_token is not None and not slack_token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN: expected a bot token starting xoxb-")
 
     if problems:
         raise SettingsError("; ".join(problems))
     return Settings(
-        database_url=database_url, data_dir=data_dir, log_level=log_level, rules_path=rules_path
+        database_url=database_url,
+        data_dir=data_dir,
+        log_level=log_level,
+        rules_path=rules_path,
+        mail=mail,
+        slack_token=slack_token,
+        slack_api_url=values.get("SLACK_API_URL") or None,
+    )
+
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _mail(values: Mapping[str, str], data_dir: Path, problems: list[str]) -> MailSettings:
+    sender = values.get("MAIL_FROM") or "actionbot@example.org"
+    if not _ADDRESS.match(sender):
+        problems.append(f"MAIL_FROM: expected an e-mail address, got {sender!r}")
+    domain = sender.rpartition("@")[2]
+    reply = values.get("REPLY_ADDRESS") or f"updates@{domain}"
+    if not _ADDRESS.match(reply) or "+" in reply.partition("@")[0]:
+        problems.append(f"REPLY_ADDRESS: expected an address without '+', got {reply!r}")
+    host = values.get("SMTP_HOST") or None
+    security = (values.get("SMTP_SECURITY") or "starttls").lower()
+    if security not in ("starttls", "ssl", "none"):
+        problems.append(f"SMTP_SECURITY: expected starttls, ssl or none, got {security!r}")
+    port_text = values.get("SMTP_PORT") or ("465" if security == "ssl" else "587")
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else 0
+    if not port:
+        problems.append(f"SMTP_PORT: expected a port number, got {port_text!r}")
+    secret = values.get("REPLY_SECRET") or ""
+    if host and len(secret) < 16:
+        problems.append(
+            "REPLY_SECRET: required (16 characters or more) when SMTP_HOST is set; make one "
+            "with: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return MailSettings(
+        sender=sender,
+        reply_address=reply,
+        reply_secret=(secret or DEMO_REPLY_SECRET).encode(),
+        outbox_dir=Path(values.get("OUTBOX_DIR") or data_dir / "outbox"),
+        smtp_host=host,
+        smtp_port=port,
+        smtp_security=security,
+        smtp_username=values.get("SMTP_USERNAME") or None,
+        smtp_password=values.get("SMTP_PASSWORD") or None,
     )
 
 
