@@ -491,6 +491,40 @@ def _print_decisions(
         out.print(f"  send the {d.kind} digest (due {d.due_at:%a %d %b %H:%M})", highlight=False)
 
 
+@app.command("history")
+def history_(
+    ref: Annotated[str, typer.Argument(help="The action's ref, e.g. 2.3.3.")],
+    plan: PlanOpt = None,
+) -> None:
+    """Everything that happened to one action: progress entries, reminders, escalations,
+    messages sent or failed, in time order.
+
+    Example: actionbot history 2.3.3 --plan mscb-2017-20
+    """
+    from bot.history import AmbiguousRef, find_action, history
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with session(engine) as s:
+        try:
+            action = find_action(s, ref, plan)
+        except AmbiguousRef as exc:
+            _fail(str(exc))
+        if action is None:
+            _fail(f"no action {ref!r}{' in ' + plan if plan else ''}")
+        entries = history(s, action)
+    out.print(
+        f"{action.plan_id} {action.ref} — {action.title} ({action.status})",
+        highlight=False,
+        markup=False,
+    )
+    for e in entries:
+        out.print(f"  {e.when:<16} {e.what:<11} {e.text}", highlight=False, markup=False)
+    if not entries:
+        out.print("  nothing recorded yet")
+
+
 @app.command()
 def demo(as_of: AsOf = None) -> None:
     """Load both real plans into a throw-away database and show where they stand.

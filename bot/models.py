@@ -217,6 +217,7 @@ class AuditEvent(SQLModel, table=True):
     until: date | None = None  # snoozed/away until
     rules_version: str | None = None
     outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    data: str | None = None  # JSON: e.g. what a digest listed, so the next can say what changed
 
 
 class Outbox(SQLModel, table=True):

@@ -182,3 +182,5 @@ def configure_logging(settings: Settings) -> None:
         level=getattr(logging, settings.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Schema upgrades run before every command; their chatter is for DEBUG only.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -198,3 +198,63 @@ def test_rules_check_reports_problems_with_their_lines(cli_data: Path, tmp_path:
         "'2 weeks' or '5 working days', got 'weekly-ish'"
     ) in result.output
     assert f"{bad}, line 5: escalation.chair.when: give at least one of" in result.output
+
+
+def test_history_shows_progress_reminders_escalations_and_sends_in_order(cli_data: Path):
+    runner.invoke(app, ["init"])
+    url = f"sqlite:///{cli_data / 'actionbot.db'}"
+    aid = action_id(url, "1.1.1")
+    with session(make_engine(url)) as s, s.begin():
+        box = m.Outbox(
+            key="reminder/kelly-cogger/x",
+            kind="reminder",
+            channel="email",
+            recipient_key="kelly-cogger",
+            recipient="kelly.cogger@example.org",
+            subject="s",
+            payload="p",
+            created_at=T0,
+        )
+        s.add(box)
+        s.flush()
+        s.add(
+            m.AuditEvent(
+                at=T0,
+                kind="reminded",
+                action_id=aid,
+                person_key="kelly-cogger",
+                outbox_id=box.id,
+                detail="overdue",
+                rules_version="abc",
+            )
+        )
+        s.add(
+            m.AuditEvent(
+                at=T0 + timedelta(minutes=1),
+                kind="sent",
+                outbox_id=box.id,
+                person_key="kelly-cogger",
+                detail="reminder by email",
+            )
+        )
+        s.add(
+            m.AuditEvent(
+                at=T0 + timedelta(days=20),
+                kind="escalated",
+                action_id=aid,
+                level="operational_group",
+                detail="15 days overdue",
+            )
+        )
+    result = runner.invoke(app, ["history", "1.1.1"])
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert lines == [
+        "test-plan 1.1.1 — Improve Framework-I reporting and increase audits (open)",
+        "2018-09 progress [import] Framework-I reporting has been adapted.",
+        "2018-10-01 09:00 reminded kelly-cogger; overdue; rules abc",
+        "2018-10-01 09:01 sent kelly-cogger; reminder by email",
+        "2018-10-05 progress [import] Audits introduced.",
+        "2018-10-21 09:00 escalated now at operational group; 15 days overdue",
+    ]
+    assert runner.invoke(app, ["history", "9.9"]).exit_code == 2

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:33:22.175101
+Create Date: 2026-11-23 12:34:37.834252
 """
 
 from __future__ import annotations
@@ -256,6 +256,7 @@ def upgrade() -> None:
         sa.Column("until", sa.Date(), nullable=True),
         sa.Column("rules_version", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("outbox_id", sa.Integer(), nullable=True),
+        sa.Column("data", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.ForeignKeyConstraint(
             ["action_id"],
             ["action.id"],
