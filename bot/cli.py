@@ -440,21 +440,82 @@ def tick(
         bool, typer.Option("--dry-run", help="Print what would be sent and store nothing.")
     ] = False,
 ) -> None:
-    """One evaluation: who would be reminded, what would move up the ladder, which digests.
+    """One evaluation and delivery: remind, escalate, send the digests that are due.
+
+    With --dry-run it only prints what it would do and stores nothing.
 
     Example: actionbot tick --as-of 2018-10-15T10:00 --dry-run
     """
     settings = _settings()
     loaded = _rules(settings)
     now = _moment(as_of, settings, loaded.rules)
-    if not dry_run:
-        _fail("sending is not built yet; use --dry-run to see what would be sent")
     plans = _plans(settings.database_url, None)
     engine = make_engine(settings.database_url)
-    with session(engine) as s:
-        state = load_state(s, plans)
-    decisions = decide(state, loaded.rules, now)
-    _print_decisions(decisions, plans, now, loaded)
+    if dry_run:
+        with session(engine) as s:
+            state = load_state(s, plans)
+        _print_decisions(decide(state, loaded.rules, now), plans, now, loaded)
+        return
+    from bot.chasing import tick as run_tick
+    from bot.chasing import transports_for
+
+    result = run_tick(engine, loaded, settings, now, transports_for(settings))
+    _print_decisions(result.decisions, plans, now, loaded)
+    report = result.delivery
+    assert report is not None
+    out.print(
+        f"queued {result.queued} message(s); sent {report.sent}, failed {report.failed}, "
+        f"retrying later {report.retrying}",
+        highlight=False,
+    )
+    _say_where(settings)
+    for problem in report.errors:
+        err.print(f"  not delivered: {problem}", markup=False, highlight=False)
+
+
+def _say_where(settings: Settings) -> None:
+    mail = settings.mail
+    if mail is not None and not mail.smtp_host:
+        out.print(f"e-mail is written to {mail.outbox_dir} (SMTP_HOST is not set)", highlight=False)
+
+
+@app.command()
+def digest(
+    kind: Annotated[str, typer.Argument(help="operational, strategic or chair.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Build it as at this moment (2018-10-15T09:00).")
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Print it instead of sending; store nothing.")
+    ] = False,
+) -> None:
+    """Build one digest now: the operational group's, the strategic board's or the chair's
+    weekly summary.
+
+    Example: actionbot digest operational --as-of 2018-12-03T09:00 --preview
+    """
+    from bot.chasing import send_digest_now, transports_for
+
+    if kind not in ("operational", "strategic", "chair"):
+        _fail(f"kind: expected operational, strategic or chair, got {kind!r}")
+    settings = _settings()
+    loaded = _rules(settings)
+    now = _moment(as_of, settings, loaded.rules)
+    _plans(settings.database_url, None)
+    engine = make_engine(settings.database_url)
+    text = send_digest_now(
+        engine,
+        loaded,
+        settings,
+        now,
+        kind,  # type: ignore[arg-type]
+        None if preview else transports_for(settings),
+    )
+    if preview:
+        print(text)
+    else:
+        out.print(f"the {kind} digest is sent", highlight=False)
+        _say_where(settings)
 
 
 def _print_decisions(

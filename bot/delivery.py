@@ -62,7 +62,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def email_payload(message: EmailMessage) -> str:
-    return message.as_string(policy=email.policy.SMTP)
+    return message.as_string(policy=email.policy.SMTP.clone(max_line_length=998))
 
 
 def slack_payload(

@@ -178,10 +178,22 @@ def test_tick_dry_run_says_who_would_be_chased(cli_data: Path):
         assert s.exec(select(m.AuditEvent)).all() == []
 
 
-def test_tick_without_dry_run_says_sending_is_not_built(cli_data: Path):
+def test_tick_sends_to_the_outbox_folder_and_digest_previews(
+    cli_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
     runner.invoke(app, ["init"])
-    result = runner.invoke(app, ["tick", "--as-of", "2018-11-26"])
-    assert result.exit_code == 2 and "use --dry-run" in result.output
+    result = runner.invoke(app, ["tick", "--as-of", "2018-11-26T10:00"])
+    assert result.exit_code == 0, result.output
+    assert "queued 3 message(s); sent 3, failed 0, retrying later 0" in result.output
+    assert f"e-mail is written to {tmp_path / 'outbox'}" in result.output
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    preview = runner.invoke(
+        app, ["digest", "operational", "--as-of", "2018-11-27T09:00", "--preview"]
+    )
+    assert preview.exit_code == 0, preview.output
+    assert "MASH Operational Group" in preview.output
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3  # a preview sends nothing
 
 
 def test_rules_check_reports_problems_with_their_lines(cli_data: Path, tmp_path: Path):

@@ -298,8 +298,9 @@ def test_reminder_html_has_the_same_words_and_a_mailto_link_per_action():
 
 
 def test_reminder_subject_names_the_count_and_the_overdue():
+    # both are past their deadline, though one is chased for being quiet
     assert render("reminder", sample_reminder()).subject == (
-        "Reminder 2: 2 actions need a progress update (1 overdue)"
+        "Reminder 2: 2 actions need a progress update (2 overdue)"
     )
     one = replace(sample_reminder(), lines=sample_reminder().lines[:1], reminder_number=1)
     assert render("reminder", one).subject == (

@@ -56,6 +56,11 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 # --- building ---------------------------------------------------------------------------------
 
 
+# Headers are folded only past RFC 5322's hard limit, so a Message-ID stays on its own line
+# and reads back exactly as it was written (a folded one comes back with a leading space).
+POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def build_email(
     rendered: Rendered,
     *,
@@ -80,7 +85,7 @@ def build_email(
         names = ", ".join(r.name for r in recipients) or "nobody"
         raise ValueError(f"no e-mail address for any recipient ({names})")
 
-    msg = EmailMessage(policy=email.policy.default)
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = rendered.subject
@@ -111,7 +116,8 @@ def make_message_id(key: str, domain: str) -> str:
         raise ValueError(f"Message-ID domain must be a bare host name, got {domain!r}")
     if not key:
         raise ValueError("an outbox key is needed to make a Message-ID")
-    readable = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-")[:48].strip("-")
+    # short enough that the header is not folded onto a second line
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-")[:32].strip("-")
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
     return f"<{readable}-{digest}@{domain}>" if readable else f"<{digest}@{domain}>"
 
@@ -387,7 +393,7 @@ class OutboxDirTransport:
             return _failed(msg, problem, permanent=True)
         path = self.path_for(msg)
         try:
-            data = msg.as_bytes(policy=email.policy.SMTP)
+            data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
             self.folder.mkdir(parents=True, exist_ok=True)
             _write_atomically(path, data)
             _remove_older_copies(path, _short_key(msg))

@@ -1,0 +1,450 @@
+"""Running one chase: decide, store the decisions, deliver what they queued.
+
+The engine decides (pure); this module acts on its decisions. Everything a run decides is
+stored in one transaction — audit events for reminders, escalations, resets and digests, and
+outbox rows holding each rendered message — before anything is sent, so a crash between the
+two loses nothing and sends nothing twice (see bot/delivery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot import models as m
+from bot.chase_state import load_state
+from bot.compose import (
+    DigestSnapshot,
+    chases_by_action,
+    compose_chair_summary,
+    compose_digest,
+    compose_reminder,
+)
+from bot.db import session
+from bot.delivery import DeliveryReport, Transports, deliver, email_payload, slack_payload
+from bot.engine import Chase, Decisions, DigestKind, RemindLead, SendDigest, State, decide
+from bot.notify.content import ChairSummary, Digest, Recipient
+from bot.notify.email import (
+    OutboxDirTransport,
+    SmtpConfig,
+    SmtpTransport,
+    build_email,
+    make_message_id,
+)
+from bot.notify.render import render
+from bot.notify.slack import SlackTransport, make_client
+from bot.notify.slack_blocks import chair_summary_blocks, digest_blocks, reminder_blocks
+from bot.rules import LoadedRules
+from bot.settings import MailSettings, Settings
+from bot.store import PlanView, Reach, load_plans
+
+log = logging.getLogger(__name__)
+
+_DIGEST_LEVEL = {
+    "operational": "operational_group",
+    "strategic": "strategic_board",
+    "chair": "chair",
+}
+_MESSAGE_KIND = {
+    "operational": "operational-digest",
+    "strategic": "strategic-digest",
+    "chair": "chair-summary",
+}
+
+
+@dataclass(frozen=True)
+class TickResult:
+    decisions: Decisions
+    queued: int  # outbox rows stored
+    delivery: DeliveryReport | None
+
+
+def transports_for(settings: Settings) -> Transports:
+    """SMTP when a server is set, else the .eml outbox folder; Slack when a token is set."""
+    mail = settings.mail
+    assert mail is not None
+    if mail.smtp_host:
+        config = SmtpConfig(
+            mail.smtp_host,
+            mail.smtp_port,
+            mail.smtp_security,  # type: ignore[arg-type]
+            mail.smtp_username,
+            mail.smtp_password,
+        )
+        email_transport: SmtpTransport | OutboxDirTransport = SmtpTransport(config)
+    else:
+        email_transport = OutboxDirTransport(mail.outbox_dir)
+    slack = None
+    if settings.slack_token:
+        slack = SlackTransport(make_client(settings.slack_token, settings.slack_api_url))
+    return Transports(email=email_transport, slack=slack)
+
+
+def tick(
+    engine: Engine,
+    loaded: LoadedRules,
+    settings: Settings,
+    now: datetime,
+    transports: Transports,
+    *,
+    send: bool = True,
+) -> TickResult:
+    """One evaluation at `now`: decide, store, and (unless `send` is False) deliver."""
+    with session(engine) as s, s.begin():
+        plans = load_plans(s)
+        state = load_state(s, plans)
+        decisions = decide(state, loaded.rules, now)
+        queued = store_decisions(
+            s, decisions, plans, state, now, loaded, settings, slack=transports.slack is not None
+        )
+    report = deliver(engine, transports, now) if send else None
+    log.info(
+        "tick at %s: %d reminder(s), %d escalation(s), %d back to lead, %d digest(s); %d queued%s",
+        now.isoformat(),
+        len(decisions.reminders),
+        len(decisions.escalations),
+        len(decisions.resets),
+        len(decisions.digests),
+        queued,
+        f"; sent {report.sent}, failed {report.failed}, retrying {report.retrying}"
+        if report
+        else "",
+    )
+    return TickResult(decisions, queued, report)
+
+
+def store_decisions(
+    s: Session,
+    decisions: Decisions,
+    plans: list[PlanView],
+    state: State,
+    now: datetime,
+    loaded: LoadedRules,
+    settings: Settings,
+    *,
+    slack: bool,
+) -> int:
+    mail = settings.mail
+    assert mail is not None
+    at = now.astimezone(UTC)
+    queued = 0
+    reaches = _reaches(plans)
+    person_ids = {p.key: p.id for p in s.exec(select(m.Person)) if p.id is not None}
+    by_id = {p.id: p for p in plans}
+    chases = chases_by_action(state)
+    for decision in decisions.reminders:
+        queued += _store_reminder(
+            s, decision, by_id, reaches, person_ids, chases, now, loaded, mail, slack
+        )
+    for e in decisions.escalations:
+        s.add(
+            m.AuditEvent(
+                at=at,
+                kind="escalated",
+                action_id=e.action_id,
+                plan_id=e.plan_id,
+                level=e.to_level.value,
+                detail=e.because,
+                rules_version=loaded.version,
+            )
+        )
+    for r in decisions.resets:
+        s.add(
+            m.AuditEvent(
+                at=at,
+                kind="reset",
+                action_id=r.action_id,
+                plan_id=r.plan_id,
+                level="lead",
+                detail=f"progress recorded; was at {r.from_level.value}",
+                rules_version=loaded.version,
+            )
+        )
+    for d in decisions.digests:
+        queued += _store_digest(s, d, plans, state, now, loaded, mail, slack)
+    return queued
+
+
+def _reaches(plans: Sequence[PlanView]) -> dict[str, Reach]:
+    found: dict[str, Reach] = {}
+    for plan in plans:
+        for action in plan.actions:
+            for lead in action.leads:
+                if lead.reaches is not None:
+                    found.setdefault(lead.reaches.key, lead.reaches)
+    return found
+
+
+def _store_reminder(
+    s: Session,
+    decision: RemindLead,
+    plans: Mapping[str, PlanView],
+    reaches: Mapping[str, Reach],
+    person_ids: Mapping[str, int],
+    chases: Mapping[int, Chase],
+    now: datetime,
+    loaded: LoadedRules,
+    mail: MailSettings,
+    slack: bool,
+) -> int:
+    reach = reaches[decision.lead.key]
+    key = f"reminder/{reach.key}/{now.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    rows: list[m.Outbox] = []
+    email_row = _outbox(s, key, "reminder", "email", reach.key, reach.email or "", now)
+    content = compose_reminder(
+        decision,
+        plans,
+        reach,
+        now,
+        reply_base=mail.reply_address,
+        secret=mail.reply_secret,
+        outbox_key=key,
+        message_token_id=email_row.id,
+        person_ids=person_ids,
+        chases=chases,
+    )  # type: ignore[arg-type]
+    if reach.email:
+        rendered = render("reminder", content)
+        message = build_email(
+            rendered,
+            kind="reminder",
+            sender=mail.sender,
+            recipients=[content.recipient],
+            reply_to=content.reply_address,
+            sent_at=now,
+            message_id=make_message_id(key, mail.domain),
+        )
+        email_row.subject, email_row.payload = rendered.subject, email_payload(message)
+        email_row.message_id = str(message["Message-ID"])
+        rows.append(email_row)
+    else:
+        s.delete(email_row)
+    if slack and (reach.email or reach.slack_id):
+        text, blocks = reminder_blocks(content)
+        rows.append(
+            _outbox(
+                s,
+                key + "/slack",
+                "reminder",
+                "slack",
+                reach.key,
+                reach.slack_id or reach.email or "",
+                now,
+                subject=text[:200],
+                payload=slack_payload(content.recipient, None, text, blocks),
+            )
+        )
+    first = rows[0].id if rows else None
+    for ask in decision.asks:
+        detail = ask.reason + (f", {ask.days_overdue} days overdue" if ask.days_overdue else "")
+        s.add(
+            m.AuditEvent(
+                at=now.astimezone(UTC),
+                kind="reminded",
+                action_id=ask.action_id,
+                plan_id=ask.plan_id,
+                person_key=reach.key,
+                level=ask.level.value,
+                detail=detail if rows else detail + "; no address to send to",
+                rules_version=loaded.version,
+                outbox_id=first,
+            )
+        )
+    return len(rows)
+
+
+def _store_digest(
+    s: Session,
+    d: SendDigest,
+    plans: list[PlanView],
+    state: State,
+    now: datetime,
+    loaded: LoadedRules,
+    mail: MailSettings,
+    slack: bool,
+) -> int:
+    kind: DigestKind = d.kind
+    message_kind = _MESSAGE_KIND[kind]
+    key = f"{message_kind}/{d.due_at.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    recipients = _governance_recipients(plans, _DIGEST_LEVEL[kind])
+    previous = _previous_snapshot(s, kind)
+    calendar = loaded.rules.working_calendar()
+    content: ChairSummary | Digest
+    if kind == "chair":
+        content, snapshot = compose_chair_summary(
+            plans, state, now, recipients=recipients, previous=previous, key=key, calendar=calendar
+        )
+        text, blocks = chair_summary_blocks(content)
+    else:
+        content, snapshot = compose_digest(
+            kind,
+            plans,
+            state,
+            now,
+            recipients=recipients,
+            previous=previous,
+            key=key,
+            calendar=calendar,
+        )
+        text, blocks = digest_blocks(content)
+    rendered = render(message_kind, content)
+    rows = []
+    addressed = [r for r in recipients if r.email]
+    if addressed:
+        message = build_email(
+            rendered,
+            kind=message_kind,
+            sender=mail.sender,
+            recipients=addressed,
+            reply_to=None,
+            sent_at=now,
+            message_id=make_message_id(key, mail.domain),
+        )
+        rows.append(
+            _outbox(
+                s,
+                key,
+                message_kind,
+                "email",
+                None,
+                ", ".join(r.email or "" for r in addressed),
+                now,
+                subject=rendered.subject,
+                payload=email_payload(message),
+                message_id=str(message["Message-ID"]),
+            )
+        )
+    channel = getattr(loaded.rules.digests, kind).slack_channel
+    if slack and channel:
+        rows.append(
+            _outbox(
+                s,
+                key + "/slack",
+                message_kind,
+                "slack",
+                None,
+                channel,
+                now,
+                subject=text[:200],
+                payload=slack_payload(None, channel, text, blocks),
+            )
+        )
+    s.add(
+        m.AuditEvent(
+            at=now.astimezone(UTC),
+            kind="digest",
+            detail=kind,
+            data=snapshot.to_json(),
+            rules_version=loaded.version,
+            outbox_id=rows[0].id if rows else None,
+        )
+    )
+    return len(rows)
+
+
+def _governance_recipients(plans: Sequence[PlanView], level: str) -> list[Recipient]:
+    """Who a level's digest goes to: each body's mailbox, else its contact person."""
+    found: dict[str, Recipient] = {}
+    for plan in plans:
+        for g in plan.governance:
+            if g.level != level or g.resolved is None:
+                continue
+            lead = g.resolved
+            if lead.email:
+                found.setdefault(lead.email, Recipient(lead.name, lead.email))
+            elif lead.reaches is not None and lead.reaches.email:
+                r = lead.reaches
+                found.setdefault(r.email, Recipient(r.name, r.email, r.slack_id, lead.name))  # type: ignore[arg-type]
+    return list(found.values())
+
+
+def _previous_snapshot(s: Session, kind: str) -> DigestSnapshot | None:
+    last = s.exec(
+        select(m.AuditEvent)
+        .where(m.AuditEvent.kind == "digest", m.AuditEvent.detail == kind)
+        .order_by(col(m.AuditEvent.at).desc(), col(m.AuditEvent.id).desc())
+    ).first()
+    if last is None or not last.data:
+        return None
+    return DigestSnapshot.from_json(last.data)
+
+
+def _outbox(
+    s: Session,
+    key: str,
+    kind: str,
+    channel: str,
+    recipient_key: str | None,
+    recipient: str,
+    now: datetime,
+    *,
+    subject: str = "",
+    payload: str = "",
+    message_id: str | None = None,
+) -> m.Outbox:
+    row = m.Outbox(
+        key=key,
+        kind=kind,
+        channel=channel,
+        recipient_key=recipient_key,
+        recipient=recipient,
+        subject=subject,
+        payload=payload,
+        message_id=message_id,
+        created_at=now.astimezone(UTC),
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def send_digest_now(
+    engine: Engine,
+    loaded: LoadedRules,
+    settings: Settings,
+    now: datetime,
+    kind: DigestKind,
+    transports: Transports | None,
+) -> str:
+    """Builds one digest out of schedule; with no transports it is only rendered (a preview:
+    nothing is stored). Returns its text part."""
+    with session(engine) as s, s.begin():
+        plans = load_plans(s)
+        state = load_state(s, plans)
+        _store_digest(
+            s,
+            SendDigest(kind, now),
+            plans,
+            state,
+            now,
+            loaded,
+            settings.mail,  # type: ignore[arg-type]
+            slack=transports is not None and transports.slack is not None,
+        )
+        text = _latest_text(s, kind)
+        if transports is None:
+            s.rollback()
+            return text
+    deliver(engine, transports, now)
+    return text
+
+
+def _latest_text(s: Session, kind: DigestKind) -> str:
+    import email
+    import email.policy
+
+    row = s.exec(
+        select(m.Outbox)
+        .where(m.Outbox.kind == _MESSAGE_KIND[kind], m.Outbox.channel == "email")
+        .order_by(col(m.Outbox.id).desc())
+    ).first()
+    if row is None:
+        return "(no recipient with an e-mail address: nothing to show)"
+    message = email.message_from_string(row.payload, policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    return str(body.get_content()) if body is not None else ""
