@@ -587,6 +587,27 @@ def history_(
 
 
 @app.command()
+def run(
+    every: Annotated[int, typer.Option("--every", min=1, help="Minutes between ticks.")] = 15,
+) -> None:
+    """Run the chase in the foreground until stopped (SIGTERM or Ctrl-C): a tick every few
+    minutes reminds, escalates, sends digests and delivers; each tick logs one line.
+
+    Example: actionbot run --every 15
+    """
+    from bot.scheduler import run as run_scheduler
+
+    settings = _settings()
+    loaded = _rules(settings)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    if settings.slack_token is None:
+        out.print("Slack is off: SLACK_BOT_TOKEN is not set.", highlight=False)
+    _say_where(settings)
+    run_scheduler(settings.database_url, loaded, every)
+
+
+@app.command()
 def demo(as_of: AsOf = None) -> None:
     """Load both real plans into a throw-away database and show where they stand.
 
