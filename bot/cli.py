@@ -7,31 +7,39 @@ time takes `--as-of` so a run can be repeated for any day.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import Session
 
+from bot import models as m
 from bot import quality
 from bot.chase_state import load_state
 from bot.db import create_schema, current_revision, make_engine, session
-from bot.engine import Decisions, decide
+from bot.engine import Decisions, State, decide
 from bot.export_json import export_plans
 from bot.importing import import_files
 from bot.plans.partial_date import PartialDate
-from bot.rules import LoadedRules, Rules, describe_ladder, load_rules
+from bot.rules import Level, LoadedRules, Rules, describe_ladder, load_rules
 from bot.settings import Settings, SettingsError, configure_logging, load_settings
 from bot.status import StatusRow, status_rows
 from bot.store import PlanView, load_plans
 from bot.yamlfile import InputFileError
+
+if TYPE_CHECKING:
+    from bot.demo import DemoReport
 
 app = typer.Typer(
     help="actionbot: chases the leads of multi-agency action plans for updates.\n\n"
@@ -552,6 +560,18 @@ def _print_decisions(
         out.print(f"  send the {d.kind} digest (due {d.due_at:%a %d %b %H:%M})", highlight=False)
 
 
+def _one_action(s: Session, ref: str, plan: str | None) -> m.Action:
+    from bot.history import AmbiguousRef, find_action
+
+    try:
+        action = find_action(s, ref, plan)
+    except AmbiguousRef as exc:
+        _fail(str(exc))
+    if action is None:
+        _fail(f"no action {ref!r}{' in ' + plan if plan else ''}")
+    return action
+
+
 @app.command("history")
 def history_(
     ref: Annotated[str, typer.Argument(help="The action's ref, e.g. 2.3.3.")],
@@ -562,18 +582,13 @@ def history_(
 
     Example: actionbot history 2.3.3 --plan mscb-2017-20
     """
-    from bot.history import AmbiguousRef, find_action, history
+    from bot.history import history
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     create_schema(engine)
     with session(engine) as s:
-        try:
-            action = find_action(s, ref, plan)
-        except AmbiguousRef as exc:
-            _fail(str(exc))
-        if action is None:
-            _fail(f"no action {ref!r}{' in ' + plan if plan else ''}")
+        action = _one_action(s, ref, plan)
         entries = history(s, action)
     out.print(
         f"{action.plan_id} {action.ref} — {action.title} ({action.status})",
@@ -584,6 +599,44 @@ def history_(
         out.print(f"  {e.when:<16} {e.what:<11} {e.text}", highlight=False, markup=False)
     if not entries:
         out.print("  nothing recorded yet")
+
+
+@app.command("snooze")
+def snooze_(
+    ref: Annotated[str, typer.Argument(help="The action's ref, e.g. 2.3.3.")],
+    until: Annotated[str, typer.Option("--until", help="The last day of the pause (YYYY-MM-DD).")],
+    by: Annotated[str, typer.Option("--by", help="Who agreed it, e.g. the operational group.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the history.")] = None,
+    plan: PlanOpt = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Record it as at this moment (default now).")
+    ] = None,
+) -> None:
+    """Stop chasing one action until a date, as the operational group agreed; no reminders or
+    escalation until the day after. A snooze that ended before today lifts an earlier one.
+
+    Example: actionbot snooze 4.2.1 --until 2019-03-31 --by "MASH Operational Group"
+    """
+    from bot.snooze import snooze
+
+    last_day = _day("--until", until)
+    settings = _settings()
+    rules = _rules(settings).rules
+    now = _moment(as_of, settings, rules)
+    today = rules.working_calendar().today(now)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with session(engine) as s, s.begin():
+        action = _one_action(s, ref, plan)
+        try:
+            snooze(s, action, last_day, by, reason, now)
+        except ValueError as exc:
+            _fail(str(exc))
+        where = f"{action.plan_id} {action.ref}"
+    if last_day < today:
+        out.print(f"{where}: snooze lifted; chasing resumes at the next run", highlight=False)
+    else:
+        out.print(f"{where}: not chased until after {last_day:%d %b %Y}", highlight=False)
 
 
 @app.command()
@@ -608,47 +661,178 @@ def run(
 
 
 @app.command()
-def demo(as_of: AsOf = None) -> None:
-    """Load both real plans into a throw-away database and show where they stand.
+def demo(
+    start: Annotated[
+        str, typer.Option("--from", help="The first simulated day (YYYY-MM-DD).")
+    ] = "2018-09-01",
+    end: Annotated[
+        str, typer.Option("--to", help="The day the simulation stops, not played (YYYY-MM-DD).")
+    ] = "2019-04-01",
+    outbox: Annotated[
+        Path | None,
+        typer.Option("--outbox", help="Where to write the messages (default: OUTBOX_DIR/demo)."),
+    ] = None,
+) -> None:
+    """Play both real plans forward day by day under rules/, on a throw-away database.
 
-    Needs no account, server or set-up; your own database is not touched.
+    A progress entry dated after the simulated day has not been written yet: it comes back on
+    its date as the lead's reply. Every reminder, digest and chair's summary is written to the
+    outbox folder as an .eml file dated when it would have been sent. Needs no account or
+    server; your own database is not touched.
 
-    Example: actionbot demo --as-of 2019-06-03
+    Example: actionbot demo --from 2018-09-01 --to 2019-04-01 --outbox /tmp/demo-mail
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.demo import DemoError, play, prepare_outbox
+
     settings = _settings()
-    day = _as_of(as_of)
+    loaded = _rules(settings)
+    first, stop = _day("--from", start), _day("--to", end)
+    if stop <= first:
+        _fail(f"--to {stop} must be after --from {first}")
+    assert settings.mail is not None
+    folder = outbox or settings.mail.outbox_dir / "demo"
+    try:
+        prepare_outbox(folder)
+    except DemoError as exc:
+        _fail(str(exc))
+    _quiet_per_message_logs(settings)
+    zone = ZoneInfo(loaded.rules.calendar.timezone)
     with _scratch_database() as url:
         engine = make_engine(url)
-        import_files(engine, [settings.people_file, settings.plans_dir], _now())
+        try:
+            import_files(
+                engine,
+                [settings.people_file, settings.plans_dir],
+                datetime.combine(first, time(0, 0), zone),
+            )
+        except InputFileError as exc:
+            _report_input_error(exc)
+        days = (stop - first).days
+        with Progress(
+            TextColumn("playing the plans forward"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=out,
+        ) as bar:
+            task = bar.add_task("", total=days)
+            report = play(
+                engine,
+                loaded,
+                settings,
+                first,
+                stop,
+                folder,
+                on_day=lambda day: bar.update(task, advance=1, description=f"{day:%d %b %Y}"),
+            )
+        _print_timeline(report)
         with session(engine) as s:
             plans = load_plans(s)
-        rows = status_rows(plans, day)
-        _print_summary(plans, rows, day)
-        _print_status(rows, day)
-        out.print(
-            "\nNext: `actionbot init` loads the plans into "
-            f"{settings.database_url}; `actionbot check-data` lists what to fix.",
-            highlight=False,
-        )
+            state = load_state(s, plans)
+        last = stop - timedelta(days=1)
+        _print_summary(plans, status_rows(plans, last), last)
+        _print_ladder(state)
+    _print_where(folder)
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option}: expected a date like 2018-09-01, got {value!r}")
+
+
+def _quiet_per_message_logs(settings: Settings) -> None:
+    """One log line per message written would bury the progress bar; DEBUG still shows them."""
+    if settings.log_level != "DEBUG":
+        logging.getLogger("bot").setLevel(logging.WARNING)
+
+
+_TIMELINE = (
+    ("reply", "replies"),
+    ("reminder", "reminders"),
+    ("escalated:operational_group", "to op\ngroup"),
+    ("escalated:strategic_board", "to\nboard"),
+    ("escalated:chair", "to\nchair"),
+    ("operational-digest", "op\ndigests"),
+    ("strategic-digest", "board\ndigests"),
+    ("chair-summary", "chair\nsummaries"),
+)
+
+
+def _print_timeline(report: DemoReport) -> None:
+    table = Table(
+        title=f"What happened, {report.start:%d %b %Y} to {report.end:%d %b %Y}",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("month", no_wrap=True)
+    for _key, heading in _TIMELINE:
+        table.add_column(heading, justify="right", no_wrap=True)
+    totals: Counter[str] = Counter()
+    for month, counts in report.months.items():
+        totals.update(counts)
+        label = datetime.strptime(month, "%Y-%m").strftime("%b %Y")
+        table.add_row(label, *(str(counts.get(key, 0)) for key, _ in _TIMELINE))
+    table.add_row("total", *(str(totals.get(key, 0)) for key, _ in _TIMELINE), style="bold")
+    out.print(table)
+    out.print(
+        f"{report.ticks} runs (when sending hours open each day, and at each digest's time); "
+        f"{report.replies} of the plans' {report.held_back} later updates came back "
+        "as the leads' replies on their dates"
+        + (f"; {report.failed} message(s) could not be written" if report.failed else ""),
+        highlight=False,
+    )
+
+
+def _print_ladder(state: State) -> None:
+    """Who the boards are chasing at the end: refs by level, the chair's first."""
+    out.print("\nWhere the escalations stand at the end of the run:", highlight=False)
+    for level in reversed(list(Level)[1:]):
+        mine = [a for a in state.actions if a.chase.level is level and a.status != "complete"]
+        by_plan: dict[str, list[str]] = {}
+        for a in mine:
+            by_plan.setdefault(a.plan_id, []).append(a.ref)
+        refs = "; ".join(f"{plan} {', '.join(r)}" for plan, r in sorted(by_plan.items()))
+        name = level.value.replace("_", " ")
+        out.print(f"  {name:18} {len(mine):3}  {refs}", highlight=False)
+
+
+def _print_where(folder: Path) -> None:
+    files = sorted(p.name for p in folder.glob("*.eml"))
+    out.print(f"\n{len(files)} messages are in {folder}/ (open them in any mail program):")
+    for kind in ("reminder", "operational-digest", "strategic-digest", "chair-summary"):
+        mine = [f for f in files if f"-{kind}-" in f]
+        if mine:
+            out.print(f"  {len(mine):4} {kind + ':':20} e.g. {folder / mine[-1]}", highlight=False)
+    out.print(
+        "Next: `actionbot init` loads the plans into your own database; "
+        "`actionbot check-data` lists what to fix; `actionbot run` starts chasing.",
+        highlight=False,
+    )
 
 
 def _print_summary(plans: list[PlanView], rows: list[StatusRow], day: date) -> None:
-    table = Table(title=f"Plans as of {day:%d %b %Y}")
-    for col in (
-        "Plan",
-        "Title",
-        "Actions",
-        "Complete",
-        "Overdue",
-        "No update in 90+ days",
-        "Progress entries",
+    table = Table(
+        title=f"The plans on {day:%d %b %Y}", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    for heading in (
+        "plan",
+        "actions",
+        "complete",
+        "overdue",
+        "quiet 90+\ndays",
+        "progress\nentries",
     ):
-        table.add_column(col)
+        table.add_column(heading, justify="left" if heading == "plan" else "right")
     for p in plans:
         mine = [r for r in rows if r.plan == p.id]
         table.add_row(
             p.id,
-            p.title,
             str(len(mine)),
             str(sum(r.status == "complete" for r in mine)),
             str(sum(r.days_overdue is not None for r in mine)),

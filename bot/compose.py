@@ -522,6 +522,7 @@ def compose_chair_summary(
         movement=() if previous is None else _movement(previous, plans, chases, len(newly)),
         sent_at=now,
         week_start=today - timedelta(days=today.weekday()),
+        unrated_suggested=_count_suggested(line for line in lines.values() if not line.rag),
     )
     return summary, snapshot
 
@@ -550,6 +551,19 @@ def _count(label: str, lines: Iterable[DigestLine]) -> CountRow:
     rags = Counter(line.rag or "unrated" for line in listed)
     return CountRow(
         label,
+        red=rags["red"],
+        amber=rags["amber"],
+        green=rags["green"],
+        unrated=rags["unrated"],
+        overdue=sum(1 for line in listed if _overdue(line) > 0),
+    )
+
+
+def _count_suggested(lines: Iterable[DigestLine]) -> CountRow:
+    listed = list(lines)
+    rags = Counter(line.suggested_rag or "unrated" for line in listed)
+    return CountRow(
+        "Not rated, by suggested RAG",
         red=rags["red"],
         amber=rags["amber"],
         green=rags["green"],

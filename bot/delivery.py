@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from bot import models as m
 from bot.db import session
 from bot.notify.content import Recipient
-from bot.notify.email import SendResult, Transport
+from bot.notify.email import POLICY, SendResult, Transport
 from bot.notify.slack import SlackResult, SlackTransport
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def _deliver_email(
     _claim_id, rows = _claim(engine, "email", now, limit)
     if not rows:
         return
-    messages = [email.message_from_string(r.payload, policy=email.policy.default) for r in rows]
+    messages = [email.message_from_string(r.payload, policy=POLICY) for r in rows]
 
     def record(index: int, result: SendResult) -> None:
         _record(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -37,16 +37,12 @@ class WorkingCalendar:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @cached_property
-    def _holidays(self) -> holidays.HolidayBase | None:
-        if self.bank_holidays == "none":
-            return None
-        return holidays.country_holidays("GB", subdiv=_SUBDIVISION[self.bank_holidays])
-
     def is_working_day(self, day: date) -> bool:
         if day.weekday() not in self.working_days or day in self.closures:
             return False
-        return self._holidays is None or day not in self._holidays
+        return self.bank_holidays == "none" or day not in bank_holidays(
+            self.bank_holidays, day.year
+        )
 
     def local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
@@ -90,6 +86,13 @@ class WorkingCalendar:
             return -self.working_days_between(end, start)
         days = (start + timedelta(days=i + 1) for i in range((end - start).days))
         return sum(self.is_working_day(day) for day in days)
+
+
+@lru_cache(maxsize=64)
+def bank_holidays(nation: BankHolidays, year: int) -> frozenset[date]:
+    """One year's bank holidays as a set: asking the `holidays` package day by day costs a
+    lookup each time, and every run asks about thousands of days."""
+    return frozenset(holidays.country_holidays("GB", subdiv=_SUBDIVISION[nation], years=year))
 
 
 def weekday_numbers(names: Iterable[str]) -> frozenset[int]:

@@ -178,6 +178,45 @@ def test_tick_dry_run_says_who_would_be_chased(cli_data: Path):
         assert s.exec(select(m.AuditEvent)).all() == []
 
 
+def test_a_snooze_stops_the_chase_until_the_day_after_and_is_in_the_history(cli_data: Path):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    snoozed = runner.invoke(
+        app,
+        [
+            "snooze",
+            "1.1.1",
+            "--until",
+            "2018-12-03",
+            "--by",
+            "MASH Operational Group",
+            "--reason",
+            "waiting for the new audit tool",
+            "--as-of",
+            "2018-11-23T14:00",
+        ],
+    )
+    assert snoozed.exit_code == 0, snoozed.output
+    assert "test-plan 1.1.1: not chased until after 03 Dec 2018" in snoozed.output
+
+    def reminded(moment: str) -> list[str]:
+        result = runner.invoke(app, ["tick", "--as-of", moment, "--dry-run"])
+        assert result.exit_code == 0, result.output
+        return [line.split()[1] for line in result.output.splitlines() if line.startswith("    ")]
+
+    assert reminded("2018-11-26T10:00") == ["1.1.2"]  # 1.1.1 waits; 1.1.2 is still asked for
+    assert "1.1.1" in reminded("2018-12-04T10:00")
+    history = runner.invoke(app, ["history", "1.1.1"]).output
+    assert (
+        "snoozed until 03 Dec 2018; agreed by MASH Operational Group: "
+        "waiting for the new audit tool"
+    ) in " ".join(history.split())
+
+    no_one = runner.invoke(app, ["snooze", "1.1.1", "--until", "2018-12-03", "--by", " "])
+    assert no_one.exit_code == 2 and "say who agreed the snooze" in no_one.output
+    bad = runner.invoke(app, ["snooze", "1.1.1", "--until", "soon", "--by", "Ops"])
+    assert bad.exit_code == 2 and "--until: expected a date like 2018-09-01" in bad.output
+
+
 def test_tick_sends_to_the_outbox_folder_and_digest_previews(
     cli_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -317,6 +317,10 @@ def test_strategic_digest_a_week_later_marks_moved_up_and_updated(db: str):
 def test_chair_summary_counts_every_open_action_and_names_the_worst(db: str):
     composed, snapshot = summary(db, NOW)
     assert composed.by_rag == CountRow("All open actions", amber=1, green=1, unrated=4, overdue=4)
+    # the three overdue unrated ones are suggested red, the one within its timescale amber
+    assert composed.unrated_suggested == CountRow(
+        "Not rated, by suggested RAG", red=3, amber=1, overdue=3
+    )
     assert composed.by_organisation == (
         CountRow("Kent Police", unrated=3, overdue=2),
         CountRow("MASH Operational Group", amber=1),

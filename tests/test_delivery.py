@@ -14,7 +14,14 @@ from bot import models as m
 from bot.db import create_schema, make_engine, session
 from bot.delivery import INTERRUPTED, Transports, backoff, deliver, email_payload, slack_payload
 from bot.notify.content import Recipient
-from bot.notify.email import SendResult, SmtpConfig, SmtpTransport, build_email, make_message_id
+from bot.notify.email import (
+    OutboxDirTransport,
+    SendResult,
+    SmtpConfig,
+    SmtpTransport,
+    build_email,
+    make_message_id,
+)
 from bot.notify.render import Rendered
 from bot.notify.slack import SlackTransport, make_client
 from tests.slack_api import FakeSlackApi
@@ -229,3 +236,36 @@ def test_slack_rows_go_to_the_web_api(database_url: str):
         assert [s for s, _, _ in rows(database_url)] == ["sent", "sent", "failed"]
     finally:
         api.stop()
+
+
+def test_a_long_subject_is_written_on_one_line_as_it_was_rendered(tmp_path):
+    """Folding at 78 columns put a line break before the subject's first word, which some
+    mail programs show as a leading space; headers are folded only past 998."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    subject = "MASH Operational Group escalation digest, 24 Sep 2018: 17 actions escalated"
+    message = build_email(
+        Rendered(subject, "text", "<p>html</p>"),
+        kind="operational-digest",
+        sender="actionbot@example.org",
+        recipients=[Recipient("MASH Operational Group", "mash.operational@example.org")],
+        reply_to=None,
+        sent_at=NOW,
+        message_id=make_message_id("operational-digest/x", "example.org"),
+    )
+    with session(engine) as s, s.begin():
+        s.add(
+            m.Outbox(
+                key="d",
+                kind="operational-digest",
+                channel="email",
+                recipient="x",
+                subject=subject,
+                payload=email_payload(message),
+                created_at=NOW,
+            )
+        )
+    deliver(engine, Transports(email=OutboxDirTransport(tmp_path / "out")), NOW)
+    [written] = (tmp_path / "out").glob("*.eml")
+    assert f"\r\nSubject: {subject}\r\n".encode() in written.read_bytes()

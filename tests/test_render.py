@@ -182,6 +182,7 @@ def sample_chair_summary(empty: bool = False) -> ChairSummary:
         movement=() if empty else ("3 actions completed", "2 moved up to the strategic board"),
         sent_at=SENT,
         week_start=date(2019, 6, 10),
+        unrated_suggested=None if empty else CountRow("unrated", red=3, amber=1, overdue=3),
     )
 
 
@@ -438,6 +439,7 @@ def test_chair_summary_text():
         "Weekly overdue summary for the chair, week of 10 Jun 2019: 9 overdue, 1 newly overdue"
     )
     assert "Red 3 | Amber 5 | Green 12 | Not rated 4 | Overdue 9" in text
+    assert "Not rated, by the RAG the plan's definitions suggest: red 3, amber 1, green 0\n" in text
     assert "- Medway Council: red 2, amber 1, green 4, not rated 0; 3 overdue" in text
     assert "NEWLY OVERDUE THIS WEEK\n- Action PA.3 — Review capacity of MASH" in text
     assert "3 days overdue" in text
@@ -453,6 +455,7 @@ def test_chair_summary_html():
     html = render("chair-summary", sample_chair_summary()).html
     seen = visible_text(html)
     assert "Red 3 Amber 5 Green 12 Not rated 4 Overdue 9" in seen
+    assert "Not rated, by the RAG the plan's definitions suggest: red 3, amber 1, green 0" in seen
     assert "Medway Council 2 1 4 0 3" in seen
     assert "Kent Police 1 0 2 1 1" in seen
     assert "<strong>L9</strong>" in html and "<strong>L10</strong>" not in html

@@ -126,3 +126,6 @@ class ChairSummary:
     movement: tuple[str, ...] = field(default=())  # "3 actions completed", "2 moved up"
     sent_at: datetime | None = None
     week_start: date | None = None
+    # the unrated ones, by the RAG the plan's definitions suggest: most actions carry no RAG a
+    # person set, and "64 not rated" alone tells the chair nothing
+    unrated_suggested: CountRow | None = None
