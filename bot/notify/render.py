@@ -30,7 +30,15 @@ from bot.plans.partial_date import PartialDate
 
 __all__ = ["KINDS", "TEMPLATES", "Rendered", "environment", "render"]
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+def _templates_folder() -> Path:
+    """The checkout's `templates/` (a clone, an editable install); an installed package (the
+    Docker image) has none beside it and uses the one in the working folder, as `rules/` does."""
+    beside = Path(__file__).resolve().parents[2] / "templates"
+    return beside if beside.is_dir() else Path("templates").resolve()
+
+
+TEMPLATES = _templates_folder()
 # Each kind's content type and the name the templates know it by.
 KINDS: dict[str, tuple[type, str]] = {
     "reminder": (Reminder, "reminder"),
