@@ -297,6 +297,19 @@ def parse_rules(text: str, file: str = "rules.yaml") -> LoadedRules:
 def load_rules(path: str | Path) -> LoadedRules:
     """Reads one rules file, or the single `*.yaml` in a rules folder."""
     path = Path(path)
+    if not path.exists():
+        raise InputFileError(
+            [
+                Problem(
+                    str(path),
+                    None,
+                    None,
+                    None,
+                    f"no rules file or folder here (looked in {path.resolve()}); run actionbot "
+                    "from its folder, where rules/ is, or set ACTIONBOT_RULES to the rules file",
+                )
+            ]
+        )
     if path.is_dir():
         files = sorted(path.glob("*.yaml"))
         if len(files) != 1:

@@ -249,6 +249,10 @@ def test_rules_check_reports_problems_with_their_lines(cli_data: Path, tmp_path:
         "'2 weeks' or '5 working days', got 'weekly-ish'"
     ) in result.output
     assert f"{bad}, line 5: escalation.chair.when: give at least one of" in result.output
+    missing = runner.invoke(app, ["rules", "check", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2
+    assert "no rules file or folder here" in missing.output
+    assert "set ACTIONBOT_RULES" in " ".join(missing.output.split())
 
 
 def test_history_shows_progress_reminders_escalations_and_sends_in_order(cli_data: Path):
