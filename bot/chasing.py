@@ -28,6 +28,7 @@ from bot.compose import (
 from bot.db import session
 from bot.delivery import DeliveryReport, Transports, deliver, email_payload, slack_payload
 from bot.engine import Chase, Decisions, DigestKind, RemindLead, SendDigest, State, decide
+from bot.inbound.digest_notes import proposed_dates_since, set_aside_since
 from bot.notify.content import ChairSummary, Digest, Recipient
 from bot.notify.email import (
     OutboxDirTransport,
@@ -281,6 +282,7 @@ def _store_digest(
         )
         text, blocks = chair_summary_blocks(content)
     else:
+        since = previous.at if previous else None
         content, snapshot = compose_digest(
             kind,
             plans,
@@ -290,6 +292,8 @@ def _store_digest(
             previous=previous,
             key=key,
             calendar=calendar,
+            proposed_dates=proposed_dates_since(s, since) if kind == "operational" else (),
+            set_aside=set_aside_since(s, since) if kind == "operational" else (),
         )
         text, blocks = digest_blocks(content)
     rendered = render(message_kind, content)

@@ -27,7 +27,13 @@ from sqlmodel import Session
 from bot import models as m
 from bot import quality
 from bot.chase_state import load_state
-from bot.db import create_schema, current_revision, make_engine, session
+from bot.db import (
+    UnversionedDatabaseError,
+    create_schema,
+    current_revision,
+    make_engine,
+    session,
+)
 from bot.engine import Decisions, State, decide
 from bot.export_json import export_plans
 from bot.importing import import_files
@@ -266,8 +272,14 @@ def check_data(
 
     with session(engine) as s:
         plans = load_plans(s)
-        contacts = {p.name: bool(p.email) for p in s.exec(select(models.Person))}
-    findings = quality.check_plans(plans, contacts)
+        people = list(s.exec(select(models.Person)))
+    contacts = {p.name: bool(p.email) for p in people}
+    failing = [
+        (p.name, p.email or "", p.email_failing, f"{p.email_failing_since:%d %b %Y}")
+        for p in people
+        if p.email_failing and p.email_failing_since
+    ]
+    findings = quality.check_addresses(failing) + quality.check_plans(plans, contacts)
     if settings.plans_dir.is_dir():
         findings = (
             quality.check_files(
@@ -639,12 +651,86 @@ def snooze_(
         out.print(f"{where}: not chased until after {last_day:%d %b %Y}", highlight=False)
 
 
+@app.command("ingest-email")
+def ingest_email_(
+    source: Annotated[
+        str, typer.Argument(help="A file holding one RFC 822 message, or - for standard input.")
+    ] = "-",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Take it as received at this moment.")
+    ] = None,
+) -> None:
+    """Take in one e-mail reply, as the IMAP poller would: record it as progress on the right
+    action, or quarantine it, or note it as an out-of-office or a bounce. A mail server can
+    pipe mail for the reply address into this command. Exit status 0 whatever the message was
+    (it is logged); 2 when the file cannot be read.
+
+    Example: actionbot ingest-email reply.eml
+    """
+    from bot.chasing import transports_for
+    from bot.delivery import deliver
+    from bot.inbound.email_replies import ingest_email
+
+    settings = _settings()
+    loaded = _rules(settings)
+    now = _moment(as_of, settings, loaded.rules)
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        _fail(f"{source}: cannot read: {exc.strerror or exc}")
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    result = ingest_email(engine, raw, settings, loaded, now)
+    refs = f" on {', '.join(result.refs)}" if result.refs else ""
+    reason = f": {result.reason}" if result.reason else ""
+    out.print(f"{result.outcome}{refs}{reason}", highlight=False, markup=False)
+    if result.outcome == "recorded":
+        report = deliver(engine, transports_for(settings), now)
+        out.print(f"confirmation: sent {report.sent}, failed {report.failed}", highlight=False)
+
+
+@app.command("fetch-mail")
+def fetch_mail(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Take the mail as received at this moment.")
+    ] = None,
+) -> None:
+    """Read the bot's mailbox once (IMAP_HOST): take in every new reply, then move it to the
+    Processed or Quarantine folder. `actionbot run` does this every two minutes by itself.
+
+    Example: actionbot fetch-mail
+    """
+    from bot.inbound.imap import MailboxPoller
+    from bot.inbound.mail_loop import poll_mail
+
+    settings = _settings()
+    loaded = _rules(settings)
+    if settings.imap is None:
+        _fail("IMAP_HOST is not set, so there is no mailbox to read")
+    now = _moment(as_of, settings, loaded.rules)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with MailboxPoller(settings.imap) as poller:
+        report = poll_mail(engine, settings, loaded, poller, lambda: now)
+    out.print(
+        f"{len(report.handed)} new: {len(report.processed)} processed, "
+        f"{len(report.quarantined)} quarantined, {len(report.failed)} failed",
+        highlight=False,
+    )
+    for error in report.errors:
+        err.print(f"error: {error}", highlight=False, markup=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
 @app.command()
 def run(
     every: Annotated[int, typer.Option("--every", min=1, help="Minutes between ticks.")] = 15,
 ) -> None:
     """Run the chase in the foreground until stopped (SIGTERM or Ctrl-C): a tick every few
-    minutes reminds, escalates, sends digests and delivers; each tick logs one line.
+    minutes reminds, escalates, sends digests and delivers; each tick logs one line. Replies
+    are read from the mailbox when IMAP_HOST is set, and the Slack app answers the "Add
+    update" buttons when SLACK_APP_TOKEN (or SLACK_MODE=http) is set.
 
     Example: actionbot run --every 15
     """
@@ -657,7 +743,24 @@ def run(
     if settings.slack_token is None:
         out.print("Slack is off: SLACK_BOT_TOKEN is not set.", highlight=False)
     _say_where(settings)
-    run_scheduler(settings.database_url, loaded, every)
+    from bot.inbound.slack_serve import SlackStartError, start_slack
+
+    stops = []
+    try:
+        stops.append(start_slack(engine, settings, loaded))
+    except SlackStartError as exc:
+        _fail(str(exc))
+    if settings.imap is not None:
+        from bot.inbound.mail_loop import start_mail_loop
+
+        stops.append(start_mail_loop(engine, settings, loaded))
+    else:
+        out.print("Replies are not read: IMAP_HOST is not set.", highlight=False)
+    try:
+        run_scheduler(settings.database_url, loaded, every)
+    finally:
+        for stop in stops:
+            stop()
 
 
 @app.command()
@@ -849,4 +952,8 @@ def _scratch_database() -> Iterator[str]:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except UnversionedDatabaseError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None

@@ -275,6 +275,7 @@ def compose_digest(
     key: str,
     calendar: WorkingCalendar,
     proposed_dates: Sequence[str] = (),
+    set_aside: Sequence[str] = (),
 ) -> tuple[Digest, DigestSnapshot]:
     """The open actions escalated to this group, and the snapshot the next digest compares with.
 
@@ -305,6 +306,7 @@ def compose_digest(
         proposed_dates=tuple(proposed_dates),
         sent_at=now,
         previous_at=previous.at if previous else None,
+        set_aside=tuple(set_aside),
     )
     return digest, snapshot
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -44,9 +44,21 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+class UnversionedDatabaseError(Exception):
+    """A database made before actionbot had migrations: its schema cannot be upgraded in place."""
+
+
 def create_schema(engine: Engine) -> None:
     """Brings the database to the newest schema through the migrations (a no-op when it is)."""
     with engine.begin() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if "plan" in tables and "alembic_version" not in tables:
+            raise UnversionedDatabaseError(
+                f"{engine.url.render_as_string(hide_password=True)} was made by an actionbot "
+                "from before schema migrations. It holds only what was imported from data/ "
+                "(replies could not be recorded then), so move it aside and run `actionbot init` "
+                "to make it again."
+            )
         command.upgrade(alembic_config(connection), "head")
 
 

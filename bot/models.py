@@ -27,6 +27,20 @@ class Person(SQLModel, table=True):
     slack_id: str | None = None
     listed: bool = True  # False: created by an import for a lead people.yaml does not know
     away_until: date | None = None  # from an out-of-office reply: not reminded until after
+    # from a bounce: mail to `email` fails, and why; cleared when people.yaml changes the address
+    email_failing: str | None = None
+    email_failing_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Delegate(SQLModel, table=True):
+    """Someone people.yaml lets answer for a person (a deputy, a business support officer):
+    their replies are accepted on that person's actions."""
+
+    __table_args__ = (UniqueConstraint("person_id", "delegate_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    delegate_id: int = Field(foreign_key="person.id")
 
 
 class LeadGroup(SQLModel, table=True):
@@ -196,6 +210,9 @@ class ProgressEntry(SQLModel, table=True):
     external_id: str | None = None  # the raw message's id, for de-duplication and audit
     position: int = 0  # order within an import
     recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # a new deadline the lead asked for: shown to the operational group for agreement, never
+    # applied by itself ("2019-03" as precise as the lead wrote it)
+    proposed_due: str | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -228,7 +245,7 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # e.g. "reminder/kelly-cogger/2018-10-15T09:00"
-    kind: str  # reminder | operational-digest | strategic-digest | chair-summary
+    kind: str  # reminder, the digests, chair-summary, confirmation, question
     channel: str  # email | slack
     recipient_key: str | None = None
     recipient: str  # an e-mail address or a Slack user/channel id
@@ -244,7 +261,32 @@ class Outbox(SQLModel, table=True):
     error: str | None = None
 
 
+class InboundMessage(SQLModel, table=True):
+    """Every message that came in and what became of it, whether or not it changed an action:
+    the business manager's record of what was quarantined or not understood, and the guard
+    that records a message delivered twice only once. Bodies are not kept here."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbound_outcome_received", "outcome", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str  # email | slack
+    external_id: str  # the Message-ID; a Slack event or view id
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    sender: str | None = None  # the From address; a Slack user id
+    subject: str | None = None
+    # recorded | quarantined | asked | auto-reply | bounce | ignored
+    outcome: str
+    reason: str | None = None  # in words, for the digest: "the token was altered"
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    action_ids: str | None = None  # JSON list of the actions it was recorded on or was about
+    in_reply_to: int | None = Field(default=None, foreign_key="outbox.id")
+
+
 ALL_TABLES: list[Any] = [
     Person, LeadGroup, GroupMember, NameVariant, Plan, GovernanceLevel, Section, Action,
-    ActionLead, Milestone, ProgressEntry, AuditEvent, Outbox,
+    ActionLead, Milestone, ProgressEntry, AuditEvent, Outbox, Delegate, InboundMessage,
 ]  # fmt: skip

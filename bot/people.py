@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, delete, select
 
-from bot.models import GroupMember, LeadGroup, NameVariant, Person
+from bot.models import Delegate, GroupMember, LeadGroup, NameVariant, Person
 from bot.names import normalise, split_written
 from bot.plans.canonical import slugify
 from bot.yamlfile import InputFileError, Problem, parse_model, read_text
@@ -35,6 +35,8 @@ class PersonEntry(_Entry):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     slack_id: str | None = None
     variants: list[str] = []
+    # people who may answer for this person (a deputy, a business support officer)
+    delegates: list[str] = []
 
 
 class GroupEntry(_Entry):
@@ -82,6 +84,18 @@ def parse_people(text: str, file: str = "people.yaml") -> PeopleFile:
                 )
             owner.setdefault(norm, entry.name)
     persons = {normalise(n) for p in people.people for n in _all_names(p)}
+    for i, person in enumerate(people.people):
+        for name in person.delegates:
+            if normalise(name) not in persons:
+                problems.append(
+                    Problem(
+                        file,
+                        located.line(("people", i)),
+                        None,
+                        f"people[{i + 1}].delegates",
+                        f"{name!r} is not a person in this file",
+                    )
+                )
     for i, g in enumerate(people.groups):
         for who in [g.contact, *g.members]:
             if who is not None and normalise(who) not in persons:
@@ -118,6 +132,8 @@ def store_people(session: Session, people: PeopleFile) -> None:
         row = session.exec(select(Person).where(Person.key == key)).first()
         row = row or Person(key=key, name="")
         row.name, row.organisation, row.role = entry.name, entry.organisation, entry.role
+        if row.email != entry.email:  # a new address is worth trying, whatever the old did
+            row.email_failing, row.email_failing_since = None, None
         row.email, row.slack_id, row.listed = entry.email, entry.slack_id, True
         session.add(row)
         persons[normalise(entry.name)] = row
@@ -141,7 +157,13 @@ def store_people(session: Session, people: PeopleFile) -> None:
             session.add(GroupMember(group_id=group.id, person_id=person_id))
         _set_variants(session, _all_names(g), group_id=group.id)
     for entry in people.people:
-        _set_variants(session, _all_names(entry), person_id=persons[normalise(entry.name)].id)
+        person_id = persons[normalise(entry.name)].id
+        _set_variants(session, _all_names(entry), person_id=person_id)
+        session.exec(delete(Delegate).where(col(Delegate.person_id) == person_id))
+        for who in entry.delegates:
+            delegate_id = persons[normalise(who)].id
+            assert person_id is not None and delegate_id is not None
+            session.add(Delegate(person_id=person_id, delegate_id=delegate_id))
     session.flush()
 
 

@@ -33,6 +33,7 @@ NOTE_KINDS = {
 
 CHECK_TITLES = {
     "file": "Plan files that cannot be imported",
+    "failing-address": "Addresses that bounce",
     "no-contact": "Leads without contact details",
     "unlisted-lead": "Leads not in people.yaml",
     "name-variant": "Name variants merged",
@@ -133,6 +134,20 @@ def check_plans(plans: Sequence[PlanView], person_contacts: dict[str, bool]) -> 
         )
     order = list(CHECK_TITLES)
     return sorted(findings, key=lambda f: order.index(f.kind))
+
+
+def check_addresses(failing: Sequence[tuple[str, str, str, str]]) -> list[Finding]:
+    """(name, address, why, since) for each person whose mail bounced: until people.yaml gives
+    a new address, reminders to them go nowhere."""
+    return [
+        Finding(
+            "failing-address",
+            None,
+            None,
+            f"{name}: mail to {address} bounces ({why}), since {since}",
+        )
+        for name, address, why, since in failing
+    ]
 
 
 def check_files(paths: Sequence[Path]) -> list[Finding]:

@@ -12,10 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.inbound.imap import LOOPBACK_HOSTS, ImapConfig
+from bot.inbound.imap import Security as ImapSecurity
 
 DEFAULT_DATA_DIR = "data"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -38,6 +42,17 @@ VARIABLES: dict[str, str] = {
     "REPLY_SECRET": "the key that signs reply tokens (secret); required with SMTP_HOST",
     "SLACK_BOT_TOKEN": "xoxb- token; unset: Slack is off",
     "SLACK_API_URL": "the Slack Web API base URL; default Slack's own",
+    "SLACK_MODE": "how Slack reaches actionbot: socket (default) or http",
+    "SLACK_APP_TOKEN": "xapp- app-level token for Socket Mode (secret); unset: Slack replies "
+    "are off in socket mode",
+    "SLACK_SIGNING_SECRET": "the app's signing secret (secret); required with SLACK_MODE=http",
+    "SLACK_HTTP_PORT": "the port Slack's requests are served on with SLACK_MODE=http; default 3000",
+    "IMAP_HOST": "the mail server replies are read from; unset: replies are not read by IMAP",
+    "IMAP_PORT": "default 993 (143 with IMAP_SECURITY=starttls or none)",
+    "IMAP_SECURITY": "ssl, starttls or none (none only to this machine); default ssl",
+    "IMAP_USERNAME": "login name; required with IMAP_HOST",
+    "IMAP_PASSWORD": "its password (secret); required with IMAP_HOST",
+    "IMAP_FOLDER": "the folder replies arrive in; default INBOX",
 }
 # Reply tokens made with this key prove nothing: it is for the outbox-folder demo only.
 DEMO_REPLY_SECRET = "actionbot-demo-secret-not-for-real-mail"
@@ -73,6 +88,11 @@ class Settings:
     mail: MailSettings | None = None
     slack_token: str | None = field(default=None, repr=False)
     slack_api_url: str | None = None
+    slack_mode: str = "socket"  # socket | http: how Slack's events and button presses arrive
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_http_port: int = 3000
+    imap: ImapConfig | None = None  # None: replies are not read by IMAP
 
     @property
     def plans_dir(self) -> Path:
@@ -125,6 +145,8 @@ def load_settings(
     slack_token = values.get("SLACK_BOT_TOKEN") or None
     if slack_token is not None and not slack_token.startswith("xoxb-"):
         problems.append("SLACK_BOT_TOKEN: expected a bot token starting xoxb-")
+    slack_mode, slack_app_token, slack_secret, slack_port = _slack_in(values, slack_token, problems)
+    imap = _imap(values, problems)
 
     if problems:
         raise SettingsError("; ".join(problems))
@@ -136,6 +158,11 @@ def load_settings(
         mail=mail,
         slack_token=slack_token,
         slack_api_url=values.get("SLACK_API_URL") or None,
+        slack_mode=slack_mode,
+        slack_app_token=slack_app_token,
+        slack_signing_secret=slack_secret,
+        slack_http_port=slack_port,
+        imap=imap,
     )
 
 
@@ -175,6 +202,76 @@ def _mail(values: Mapping[str, str], data_dir: Path, problems: list[str]) -> Mai
         smtp_username=values.get("SMTP_USERNAME") or None,
         smtp_password=values.get("SMTP_PASSWORD") or None,
     )
+
+
+def _imap(values: Mapping[str, str], problems: list[str]) -> ImapConfig | None:
+    found = len(problems)
+    security = (values.get("IMAP_SECURITY") or "ssl").lower()
+    if security not in ("ssl", "starttls", "none"):
+        problems.append(f"IMAP_SECURITY: expected ssl, starttls or none, got {security!r}")
+    port_text = values.get("IMAP_PORT") or ("993" if security == "ssl" else "143")
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else 0
+    if not port:
+        problems.append(f"IMAP_PORT: expected a port number, got {port_text!r}")
+    folder = values.get("IMAP_FOLDER") or "INBOX"
+    if folder in ("Processed", "Quarantine"):
+        problems.append(
+            f"IMAP_FOLDER: {folder} is where handled replies are moved to; "
+            "name the folder they arrive in (usually INBOX)"
+        )
+    host = values.get("IMAP_HOST") or None
+    if host is None:
+        return None
+    if security == "none" and host not in LOOPBACK_HOSTS:
+        problems.append(
+            f"IMAP_SECURITY: none would send the password to {host} unencrypted; "
+            "use ssl or starttls (none is only for a server on this machine: "
+            f"{', '.join(LOOPBACK_HOSTS)})"
+        )
+    username = values.get("IMAP_USERNAME") or ""
+    password = values.get("IMAP_PASSWORD") or ""
+    for name, value in (("IMAP_USERNAME", username), ("IMAP_PASSWORD", password)):
+        if not value:
+            problems.append(f"{name}: required when IMAP_HOST is set")
+    if len(problems) > found:
+        return None
+    return ImapConfig(
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        security=cast(ImapSecurity, security),
+        folder=folder,
+    )
+
+
+def _slack_in(
+    values: Mapping[str, str], bot_token: str | None, problems: list[str]
+) -> tuple[str, str | None, str | None, int]:
+    """Slack replies in: Socket Mode needs the app token, HTTP mode the signing secret, and both
+    the bot token. With only SLACK_BOT_TOKEN set (and no SLACK_MODE) Slack is send-only."""
+    explicit = values.get("SLACK_MODE") or None
+    mode = (explicit or "socket").lower()
+    if mode not in ("socket", "http"):
+        problems.append(f"SLACK_MODE: expected socket or http, got {mode!r}")
+    app_token = values.get("SLACK_APP_TOKEN") or None
+    if app_token is not None and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN: expected an app-level token starting xapp-")
+    secret = values.get("SLACK_SIGNING_SECRET") or None
+    port_text = values.get("SLACK_HTTP_PORT") or "3000"
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else 0
+    if not port:
+        problems.append(f"SLACK_HTTP_PORT: expected a port number, got {port_text!r}")
+    if bot_token is None:
+        for name in ("SLACK_MODE", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+            if values.get(name):
+                problems.append(f"SLACK_BOT_TOKEN: required when {name} is set")
+                break
+    elif mode == "http" and secret is None:
+        problems.append("SLACK_SIGNING_SECRET: required when SLACK_MODE=http")
+    elif mode == "socket" and explicit and app_token is None:
+        problems.append("SLACK_APP_TOKEN: required when SLACK_MODE=socket")
+    return mode, app_token, secret, port or 3000
 
 
 def configure_logging(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.notify.email import SmtpConfig
+from tests.imap_server import HOW, ImapServer, dovecot_binary, running
 from tests.smtp_server import Recorder, Server, start
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +97,16 @@ def server() -> Iterator[Server]:
         yield Server(handler, config)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def imap_server() -> Iterator[ImapServer]:
+    """A real Dovecot on a free loopback port with an empty mailbox for bot@example.org
+    (password secret); a new one for each test. Skips (fails under CI=true) without Dovecot."""
+    if dovecot_binary() is None:
+        pytest.skip(HOW)
+    with running() as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ Like slack-sdk's own tests: a stdlib `ThreadingHTTPServer` on 127.0.0.1, port 0,
 methods actionbot calls with canned JSON, counting calls per method and keeping request bodies
 (WebClient sends form-encoded bodies for most methods and JSON for chat.postMessage). It can
 answer chat.postMessage with 429s or 500s first, to exercise the client's retry handlers.
+
+For Slack replies in it also answers auth.test, users.info (GET; the profile e-mail is the one
+`users` maps to the id), views.open and chat.postEphemeral.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+TEAM = "T0MEDWAY"
+BOT_USER = "U0ACTIONBOT"  # the bot's own user id, as auth.test gives it
 
 
 class FakeSlackApi:
@@ -73,7 +79,27 @@ class FakeSlackApi:
             return 200, {}, {"ok": True, "channel": {"id": "D" + str(body["users"])}}
         if method == "chat.postMessage":
             return self._post_message(body)
+        if method == "auth.test":
+            return 200, {}, {"ok": True, "user_id": BOT_USER, "bot_id": "B0BOT", "team_id": TEAM}
+        if method == "users.info":
+            return self._user_info(str(body.get("user", "")))
+        if method == "views.open":
+            self._ts += 1
+            return 200, {}, {"ok": True, "view": {"id": f"V{self._ts:06d}"}}
+        if method == "apps.connections.open":  # no WebSocket here: the app token is refused
+            return 200, {}, {"ok": False, "error": "invalid_auth"}
+        if method == "chat.postEphemeral":
+            self._ts += 1
+            return 200, {}, {"ok": True, "message_ts": f"1559552400.{self._ts:06d}"}
         return 404, {}, {"ok": False, "error": "unknown_method"}
+
+    def _user_info(self, uid: str) -> tuple[int, dict[str, str], dict]:
+        email = next((e for e, u in self.users.items() if u == uid), None)
+        if email is None:
+            return 200, {}, {"ok": False, "error": "user_not_found"}
+        name = email.partition("@")[0].replace(".", " ").title()
+        profile = {"email": email, "real_name": name}
+        return 200, {}, {"ok": True, "user": {"id": uid, "name": uid.lower(), "profile": profile}}
 
     def _post_message(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict]:
         if self.rate_limited_posts > 0:
@@ -91,6 +117,9 @@ class FakeSlackApi:
 
 class _Handler(BaseHTTPRequestHandler):
     server: ThreadingHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 - users.info comes as a GET
+        self.do_POST()
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
         api: FakeSlackApi = self.server.api  # type: ignore[attr-defined]

@@ -17,14 +17,28 @@ import pytest
 
 from bot.notify.content import (
     ChairSummary,
+    Confirmation,
     CountRow,
     Digest,
     DigestLine,
+    Question,
+    QuestionLine,
     Recipient,
+    RecordedLine,
     Reminder,
     ReminderLine,
 )
-from bot.notify.render import KINDS, TEMPLATES, Rendered, days, excerpt, human, mailto, render
+from bot.notify.render import (
+    KINDS,
+    TEMPLATES,
+    Content,
+    Rendered,
+    days,
+    excerpt,
+    human,
+    mailto,
+    render,
+)
 from bot.plans.partial_date import PartialDate
 
 SENT = datetime(2019, 6, 12, 8, 30, tzinfo=UTC)
@@ -186,7 +200,59 @@ def sample_chair_summary(empty: bool = False) -> ChairSummary:
     )
 
 
-def sample(kind: str, empty: bool = False) -> Reminder | Digest | ChairSummary:
+def sample_confirmation(empty: bool = False) -> Confirmation:
+    lines = (
+        RecordedLine(
+            plan_title="JTAI Response Action Plan",
+            ref="5",
+            title="Implement DA Risk Assessment task and finish group",
+            dated=date(2018, 11, 12),
+            text="The task and finish group met on 8 November.\nThe tool is agreed.",
+            rag="amber",
+            completed=False,
+            proposed=PartialDate.parse("2019-03"),
+            reply_address="updates+abc234@example.org",
+        ),
+        RecordedLine(
+            plan_title="JTAI Response Action Plan",
+            ref="13",
+            title="Ensure all records are up to date",
+            dated=date(2018, 11, 12),
+            text="All records are now on the system.",
+            rag=None,
+            completed=True,
+            proposed=None,
+            reply_address=None,
+        ),
+    )
+    return Confirmation(
+        key="confirmation/1",
+        recipient=Recipient("Tracey Anstis", "tracey.anstis@example.org"),
+        lines=() if empty else lines,
+        in_reply_to_subject="2 actions need a progress update",
+        sent_at=SENT,
+    )
+
+
+def sample_question(empty: bool = False) -> Question:
+    lines = (
+        QuestionLine("JTAI Response Action Plan", "5", "Implement DA Risk Assessment", "u+a@x.org"),
+        QuestionLine("MSCB Business Plan 2017-20", "4.2.1", "Share police DA incidents", None),
+    )
+    return Question(
+        key="question/1",
+        recipient=Recipient("Tracey Anstis", "tracey.anstis@example.org"),
+        lines=() if empty else lines,
+        in_reply_to_subject="Re: 2 actions need a progress update",
+        sent_at=SENT,
+    )
+
+
+def sample(kind: str, empty: bool = False) -> Content:
+    if kind == "confirmation":
+        return sample_confirmation(empty)
+    if kind == "question":
+        return sample_question(empty)
     if kind == "reminder":
         r = sample_reminder()
         return replace(r, lines=()) if empty else r
@@ -256,6 +322,38 @@ def test_every_kind_has_its_three_templates():
     for kind in KINDS:
         for part in ("subject.j2", "txt.j2", "html.j2"):
             assert (TEMPLATES / f"{kind}.{part}").is_file(), f"{kind}.{part}"
+
+
+# --- confirmation and question -----------------------------------------------------------------
+
+
+def test_confirmation_quotes_what_was_recorded_and_how_to_correct_it():
+    rendered = render("confirmation", sample_confirmation())
+    assert rendered.subject == "Re: 2 actions need a progress update"
+    text = rendered.text
+    assert "Your reply is recorded as 2 progress entries:" in text
+    assert "Action 5 — Implement DA Risk Assessment task and finish group\n" in text
+    assert "Dated: 12 Nov 2018\nRAG: amber\n" in text
+    assert "New date proposed: Mar 2019. The MASH Operational Group will be asked" in text
+    assert "  | The task and finish group met on 8 November.\n  | The tool is agreed.\n" in text
+    assert "To correct it, write to updates+abc234@example.org" in text
+    assert "Action 13 — Ensure all records are up to date\n" in text and "Marked complete." in text
+    seen = visible_text(rendered.html)
+    assert "New date proposed: Mar 2019." in seen and "Marked complete." in seen
+
+
+def test_question_lists_the_actions_and_records_nothing():
+    rendered = render("question", sample_question())
+    assert rendered.subject == (
+        "Re: 2 actions need a progress update — which action is your update for?"
+    )
+    assert "so nothing has been recorded yet" in rendered.text
+    assert "- Action 5 — Implement DA Risk Assessment (JTAI Response Action Plan): u+a@x.org" in (
+        rendered.text
+    )
+    assert "- Action 4.2.1 — Share police DA incidents (MSCB Business Plan 2017-20)\n" in (
+        rendered.text
+    )
 
 
 # --- reminder ---------------------------------------------------------------------------------
@@ -476,8 +574,17 @@ def test_empty_chair_summary():
 # --- safety: escaping, strictness, wrong input ------------------------------------------------
 
 
-def hostile(kind: str) -> Reminder | Digest | ChairSummary:
+def hostile(kind: str) -> Content:
     """Every kind with user text that would run as HTML if it were not escaped."""
+    if kind == "confirmation":
+        c = sample_confirmation()
+        line = replace(c.lines[0], title=XSS, text=XSS, plan_title=XSS)
+        return replace(c, recipient=Recipient(XSS, "x@example.org"), lines=(line,))
+    if kind == "question":
+        q = sample_question()
+        return replace(
+            q, recipient=Recipient(XSS, "x@example.org"), lines=(QuestionLine(XSS, "1", XSS, None),)
+        )
     if kind == "reminder":
         r = sample_reminder()
         line = reminder_line(title=XSS, last_update_text=XSS, milestone=XSS, plan_title=XSS)

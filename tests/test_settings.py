@@ -99,3 +99,77 @@ def test_bad_mail_and_slack_settings_are_named(environ: dict[str, str], expected
     with pytest.raises(SettingsError) as caught:
         load_settings(environ, env_file=None)
     assert expected in str(caught.value)
+
+
+def test_imap_is_off_until_a_host_is_set():
+    assert load_settings({}, env_file=None).imap is None
+
+
+def test_imap_settings_become_a_config_with_the_password_kept_out_of_reprs():
+    s = load_settings(
+        {
+            "IMAP_HOST": "imap.example.org",
+            "IMAP_USERNAME": "updates@example.org",
+            "IMAP_PASSWORD": "hunter2",
+        },
+        env_file=None,
+    )
+    assert s.imap is not None
+    assert (s.imap.host, s.imap.port, s.imap.security, s.imap.folder) == (
+        "imap.example.org",
+        993,
+        "ssl",
+        "INBOX",
+    )
+    assert (s.imap.username, s.imap.password) == ("updates@example.org", "hunter2")
+    assert "hunter2" not in repr(s) and "hunter2" not in repr(s.imap)
+
+
+@pytest.mark.parametrize(("security", "port"), [("starttls", 143), ("none", 143), ("SSL", 993)])
+def test_the_imap_port_follows_the_security(security: str, port: int):
+    s = load_settings(
+        {
+            "IMAP_HOST": "localhost",
+            "IMAP_SECURITY": security,
+            "IMAP_USERNAME": "bot",
+            "IMAP_PASSWORD": "x",
+            "IMAP_PORT": "",
+            "IMAP_FOLDER": "Replies",
+        },
+        env_file=None,
+    )
+    assert s.imap is not None and s.imap.port == port and s.imap.folder == "Replies"
+
+
+IMAP = {"IMAP_HOST": "imap.example.org", "IMAP_USERNAME": "bot", "IMAP_PASSWORD": "x"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {**IMAP, "IMAP_SECURITY": "tls"},
+            "IMAP_SECURITY: expected ssl, starttls or none, got 'tls'",
+        ),
+        ({"IMAP_SECURITY": "tls"}, "IMAP_SECURITY: expected ssl, starttls or none"),
+        ({**IMAP, "IMAP_PORT": "imaps"}, "IMAP_PORT: expected a port number, got 'imaps'"),
+        ({**IMAP, "IMAP_PORT": "70000"}, "IMAP_PORT: expected a port number, got '70000'"),
+        (
+            {**IMAP, "IMAP_SECURITY": "none"},
+            "IMAP_SECURITY: none would send the password to imap.example.org unencrypted",
+        ),
+        ({**IMAP, "IMAP_USERNAME": ""}, "IMAP_USERNAME: required when IMAP_HOST is set"),
+        ({**IMAP, "IMAP_PASSWORD": ""}, "IMAP_PASSWORD: required when IMAP_HOST is set"),
+        ({**IMAP, "IMAP_FOLDER": "Processed"}, "IMAP_FOLDER: Processed is where handled"),
+    ],
+)
+def test_bad_imap_settings_are_named(environ: dict[str, str], expected: str):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, env_file=None)
+    assert str(caught.value).startswith(expected)  # one problem, named first
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1"])
+def test_plain_imap_is_allowed_to_this_machine(host: str):
+    s = load_settings({**IMAP, "IMAP_HOST": host, "IMAP_SECURITY": "none"}, env_file=None)
+    assert s.imap is not None and s.imap.security == "none" and s.imap.port == 143

@@ -14,7 +14,14 @@ from typing import Literal
 
 from bot.plans.partial_date import PartialDate
 
-Kind = Literal["reminder", "operational-digest", "strategic-digest", "chair-summary"]
+Kind = Literal[
+    "reminder",
+    "operational-digest",
+    "strategic-digest",
+    "chair-summary",
+    "confirmation",
+    "question",
+]
 Level = Literal["lead", "operational_group", "strategic_board", "chair"]
 Reason = Literal["due-soon", "due", "overdue", "quiet", "period"]
 Rag = Literal["red", "amber", "green"]
@@ -100,6 +107,8 @@ class Digest:
     proposed_dates: tuple[str, ...]  # date changes asked for by leads, for agreement
     sent_at: datetime
     previous_at: datetime | None = None
+    # replies that changed nothing and someone should look at: quarantined, bounced
+    set_aside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,3 +138,49 @@ class ChairSummary:
     # the unrated ones, by the RAG the plan's definitions suggest: most actions carry no RAG a
     # person set, and "64 not rated" alone tells the chair nothing
     unrated_suggested: CountRow | None = None
+
+
+@dataclass(frozen=True)
+class RecordedLine:
+    """One progress entry made from a lead's reply, shown back so they can check it."""
+
+    plan_title: str
+    ref: str
+    title: str
+    dated: date
+    text: str
+    rag: Rag | None
+    completed: bool
+    proposed: PartialDate | None  # a new date asked for: goes to the operational group
+    reply_address: str | None  # where to write to correct it
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The answer to a lead's reply, in its thread: what was recorded, on which action."""
+
+    key: str
+    recipient: Recipient
+    lines: tuple[RecordedLine, ...]
+    in_reply_to_subject: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class QuestionLine:
+    plan_title: str
+    ref: str
+    title: str
+    reply_address: str | None  # writing here answers about this action only
+
+
+@dataclass(frozen=True)
+class Question:
+    """A reply to a reminder about several actions that did not say which one it was about:
+    asked back rather than guessed."""
+
+    key: str
+    recipient: Recipient
+    lines: tuple[QuestionLine, ...]
+    in_reply_to_subject: str
+    sent_at: datetime

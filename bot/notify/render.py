@@ -25,7 +25,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from bot.notify.content import LEVEL_NAMES, ChairSummary, Digest, Reminder
+from bot.notify.content import (
+    LEVEL_NAMES,
+    ChairSummary,
+    Confirmation,
+    Digest,
+    Question,
+    Reminder,
+)
 from bot.plans.partial_date import PartialDate
 
 __all__ = ["KINDS", "TEMPLATES", "Rendered", "environment", "render"]
@@ -45,6 +52,8 @@ KINDS: dict[str, tuple[type, str]] = {
     "operational-digest": (Digest, "digest"),
     "strategic-digest": (Digest, "digest"),
     "chair-summary": (ChairSummary, "summary"),
+    "confirmation": (Confirmation, "confirmation"),
+    "question": (Question, "question"),
 }
 NONE = "—"
 RAG_COLOURS = {  # background, text: GOV.UK's red, orange and green, readable in both themes
@@ -66,9 +75,10 @@ class Rendered:
     html: str
 
 
-def render(
-    kind: str, content: Reminder | Digest | ChairSummary, templates: Path | None = None
-) -> Rendered:
+Content = Reminder | Digest | ChairSummary | Confirmation | Question
+
+
+def render(kind: str, content: Content, templates: Path | None = None) -> Rendered:
     """Renders the three parts of one message; `templates` replaces the repository's folder."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -348,6 +348,9 @@ def _digest_tail(digest: Digest) -> list[Block]:
     if digest.proposed_dates:
         lines = [user(item) for item in digest.proposed_dates]
         blocks.append(section(bullets("Date changes asked for, to agree", lines)))
+    if digest.set_aside:
+        lines = [user(item) for item in digest.set_aside]
+        blocks.append(section(bullets("Messages set aside, not recorded", lines)))
     return blocks
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:34:37.834252
+Create Date: 2026-11-23 14:34:54.550513
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.Column("slack_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("listed", sa.Boolean(), nullable=False),
         sa.Column("away_until", sa.Date(), nullable=True),
+        sa.Column("email_failing", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("email_failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
@@ -73,6 +75,54 @@ def upgrade() -> None:
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "delegate",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("delegate_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["delegate_id"],
+            ["person.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("person_id", "delegate_id"),
+    )
+    with op.batch_alter_table("delegate", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_delegate_person_id"), ["person_id"], unique=False)
+
+    op.create_table(
+        "inbound_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sender", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("action_ids", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("in_reply_to", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["in_reply_to"],
+            ["outbox.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("channel", "external_id"),
+    )
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_inbound_outcome_received", ["outcome", "received_at"], unique=False
+        )
+
     op.create_table(
         "lead_group",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -321,6 +371,7 @@ def upgrade() -> None:
         sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("proposed_due", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.ForeignKeyConstraint(
             ["action_id"],
             ["action.id"],
@@ -391,6 +442,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_lead_group_key"))
 
     op.drop_table("lead_group")
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_inbound_outcome_received")
+
+    op.drop_table("inbound_message")
+    with op.batch_alter_table("delegate", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_delegate_person_id"))
+
+    op.drop_table("delegate")
     op.drop_table("plan")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_key"))
