@@ -11,7 +11,7 @@ import logging
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -726,14 +726,21 @@ def fetch_mail(
 @app.command()
 def run(
     every: Annotated[int, typer.Option("--every", min=1, help="Minutes between ticks.")] = 15,
+    deliver_every: Annotated[
+        float,
+        typer.Option("--deliver-every", min=0.1, help="Seconds between delivery passes."),
+    ] = 60.0,
 ) -> None:
     """Run the chase in the foreground until stopped (SIGTERM or Ctrl-C): a tick every few
     minutes reminds, escalates, sends digests and delivers; each tick logs one line. Replies
     are read from the mailbox when IMAP_HOST is set, and the Slack app answers the "Add
-    update" buttons when SLACK_APP_TOKEN (or SLACK_MODE=http) is set.
+    update" buttons when SLACK_APP_TOKEN (or SLACK_MODE=http) is set. Several processes may
+    run on one PostgreSQL database: one leads (runs the ticks and reads the mailbox), all of
+    them deliver, and another takes over within seconds when the leader stops.
 
     Example: actionbot run --every 15
     """
+    from bot.inbound.slack_serve import SlackStartError, start_slack
     from bot.scheduler import run as run_scheduler
 
     settings = _settings()
@@ -743,24 +750,24 @@ def run(
     if settings.slack_token is None:
         out.print("Slack is off: SLACK_BOT_TOKEN is not set.", highlight=False)
     _say_where(settings)
-    from bot.inbound.slack_serve import SlackStartError, start_slack
-
-    stops = []
-    try:
-        stops.append(start_slack(engine, settings, loaded))
-    except SlackStartError as exc:
-        _fail(str(exc))
-    if settings.imap is not None:
-        from bot.inbound.mail_loop import start_mail_loop
-
-        stops.append(start_mail_loop(engine, settings, loaded))
-    else:
+    if settings.imap is None:
         out.print("Replies are not read: IMAP_HOST is not set.", highlight=False)
     try:
-        run_scheduler(settings.database_url, loaded, every)
+        stop_slack = start_slack(engine, settings, loaded)
+    except SlackStartError as exc:
+        _fail(str(exc))
+
+    def when_leading() -> list[Callable[[], None]]:
+        if settings.imap is None:
+            return []
+        from bot.inbound.mail_loop import start_mail_loop
+
+        return [start_mail_loop(engine, settings, loaded)]
+
+    try:
+        run_scheduler(engine, settings, loaded, every, deliver_every, when_leading)
     finally:
-        for stop in stops:
-            stop()
+        stop_slack()
 
 
 @app.command()

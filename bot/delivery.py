@@ -1,11 +1,18 @@
 """Delivering the outbox: stored messages out through e-mail and Slack, each exactly once.
 
 Messages are decided and stored first (an outbox row with a unique key), then delivered here.
+Several processes may deliver at once: each claims a batch of rows with `FOR UPDATE SKIP
+LOCKED` (PostgreSQL), so no row is in two batches, and sends them one at a time in id order.
 Each result is committed the moment the transport reports it, so a crash loses no record of
-what already went. Rows are sent one at a time in id order within a claimed batch, so after a
-crash at most one row can be in doubt: the first of the batch with no result. That row is
-marked failed ("interrupted") and not sent again, because a lead getting a reminder twice is
-worse than the next reminder coming a week later; the rest of the batch goes back to pending.
+what already went.
+
+A process that dies mid-batch leaves its unfinished rows in 'sending'. Once its lock shows it
+is gone (bot/instances.py) they go back to the queue and are sent by whoever delivers next, so
+every message is delivered. Only one of them can be in doubt: the one in flight when the
+process died. If the mail server had accepted it but the process died before committing that,
+it is sent again; that window is the time between the server's "250 OK" and our commit, a few
+milliseconds per message, so a killed process sends at most one message twice. Losing a
+reminder is worse than a rare second copy: it would never be asked for again.
 Temporary failures are retried with growing waits; permanent ones are not.
 """
 
@@ -26,6 +33,7 @@ from sqlmodel import col, select
 
 from bot import models as m
 from bot.db import session
+from bot.instances import instance_for
 from bot.notify.content import Recipient
 from bot.notify.email import POLICY, SendResult, Transport
 from bot.notify.slack import SlackResult, SlackTransport
@@ -35,7 +43,12 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_WAIT = timedelta(hours=6)
 MAX_ATTEMPTS = 6
-INTERRUPTED = "interrupted while sending; not sent again so that nobody receives it twice"
+# Rows claimed at a time: one SMTP connection each. Small enough that several processes share
+# a large outbox between them, large enough that a connection carries many messages.
+BATCH_SIZE = 50
+INTERRUPTED = (
+    "the process sending it stopped; sent again (if it was in flight then, it may arrive twice)"
+)
 
 
 @dataclass(frozen=True)
@@ -81,9 +94,10 @@ def slack_payload(
 
 
 def deliver(
-    engine: Engine, transports: Transports, now: datetime, *, batch_size: int = 200
+    engine: Engine, transports: Transports, now: datetime, *, batch_size: int = BATCH_SIZE
 ) -> DeliveryReport:
-    """Sends what is due at `now`; safe to call again at any time, from a fresh process."""
+    """Sends everything due at `now`, a batch at a time; safe to call again at any time, from
+    any number of processes at once."""
     report = DeliveryReport()
     recover_interrupted(engine, now, report)
     if transports.email is not None:
@@ -94,29 +108,41 @@ def deliver(
 
 
 def recover_interrupted(engine: Engine, now: datetime, report: DeliveryReport) -> None:
-    """Rows a dead process left in 'sending': the first of each batch may have gone."""
+    """Rows left in 'sending' by a process that has died go back to the queue."""
+    me = instance_for(engine)
     with session(engine) as s, s.begin():
         rows = s.exec(
-            select(m.Outbox).where(m.Outbox.status == "sending").order_by(col(m.Outbox.id))
+            select(m.Outbox)
+            .where(m.Outbox.status == "sending")
+            .order_by(col(m.Outbox.id))
+            .with_for_update(skip_locked=True)
         ).all()
-        seen: set[str | None] = set()
+        alive: dict[str, bool] = {}
+        taken: dict[str, list[int]] = {}
         for row in rows:
-            if row.claim not in seen:
-                seen.add(row.claim)
-                row.status, row.error = "failed", INTERRUPTED
-                report.interrupted += 1
-                s.add(_event(row, "interrupted", now, INTERRUPTED))
-                log.warning(
-                    "outbox %s (%s) was interrupted while sending; not resent", row.id, row.kind
-                )
-            else:
-                row.status = "pending"
-            row.claim = None
+            owner = (row.claim or "").partition("/")[0]
+            if owner not in alive:
+                alive[owner] = bool(owner) and me.is_alive(owner)
+            if alive[owner]:
+                continue
+            row.status, row.claim, row.claimed_at = "pending", None, None
+            report.interrupted += 1
+            taken.setdefault(owner, []).append(row.id or 0)
             s.add(row)
+            s.add(_event(row, "interrupted", now, INTERRUPTED))
+    for owner, ids in taken.items():
+        log.warning(
+            "%d outbox row(s) (ids %d-%d) were left in the middle of sending by %s, which has "
+            "stopped; sending them again",
+            len(ids),
+            min(ids),
+            max(ids),
+            owner or "a process from before claims were named",
+        )
 
 
 def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str, list[m.Outbox]]:
-    claim = uuid.uuid4().hex
+    claim = f"{instance_for(engine).claim_name()}/{uuid.uuid4().hex}"
     with session(engine) as s, s.begin():
         rows = s.exec(
             select(m.Outbox)
@@ -128,53 +154,74 @@ def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str
             )
             .order_by(col(m.Outbox.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            row.status, row.claim = "sending", claim
+            row.status, row.claim, row.claimed_at = "sending", claim, _utc(now)
             s.add(row)
     return claim, list(rows)
+
+
+def _release(engine: Engine, claim: str) -> None:
+    """A batch this process gave up on (an error, not a crash) goes straight back to the queue."""
+    with session(engine) as s, s.begin():
+        for row in s.exec(
+            select(m.Outbox).where(m.Outbox.claim == claim, m.Outbox.status == "sending")
+        ):
+            row.status, row.claim, row.claimed_at = "pending", None, None
+            s.add(row)
 
 
 def _deliver_email(
     engine: Engine, transport: Transport, now: datetime, limit: int, report: DeliveryReport
 ) -> None:
-    _claim_id, rows = _claim(engine, "email", now, limit)
-    if not rows:
-        return
-    messages = [email.message_from_string(r.payload, policy=POLICY) for r in rows]
+    while True:
+        claim, rows = _claim(engine, "email", now, limit)
+        if not rows:
+            return
+        messages = [email.message_from_string(r.payload, policy=POLICY) for r in rows]
 
-    def record(index: int, result: SendResult) -> None:
-        _record(
-            engine,
-            rows[index].id,
-            now,
-            result.ok,
-            result.error,
-            result.permanent,
-            result.message_id,
-            report,
-        )
+        def record(index: int, result: SendResult, rows: list[m.Outbox] = rows) -> None:
+            _record(
+                engine,
+                rows[index].id,
+                now,
+                result.ok,
+                result.error,
+                result.permanent,
+                result.message_id,
+                report,
+            )
 
-    transport.send_batch(messages, on_result=record)  # type: ignore[arg-type]
+        try:
+            transport.send_batch(messages, on_result=record)  # type: ignore[arg-type]
+        finally:
+            _release(engine, claim)
 
 
 def _deliver_slack(
     engine: Engine, transport: SlackTransport, now: datetime, limit: int, report: DeliveryReport
 ) -> None:
-    _claim_id, rows = _claim(engine, "slack", now, limit)
-    for row in rows:
-        payload = json.loads(row.payload)
-        result = _send_slack(transport, payload)
-        _record(
-            engine,
-            row.id,
-            now,
-            result.ok,
-            result.error,
-            result.permanent,
-            f"{result.channel}/{result.ts}" if result.ok else None,
-            report,
-        )
+    while True:
+        claim, rows = _claim(engine, "slack", now, limit)
+        if not rows:
+            return
+        try:
+            for row in rows:
+                payload = json.loads(row.payload)
+                result = _send_slack(transport, payload)
+                _record(
+                    engine,
+                    row.id,
+                    now,
+                    result.ok,
+                    result.error,
+                    result.permanent,
+                    f"{result.channel}/{result.ts}" if result.ok else None,
+                    report,
+                )
+        finally:
+            _release(engine, claim)
 
 
 def _send_slack(transport: SlackTransport, payload: dict[str, Any]) -> SlackResult:
@@ -199,7 +246,7 @@ def _record(
         row = s.get(m.Outbox, row_id)
         assert row is not None
         row.attempts += 1
-        row.claim = None
+        row.claim, row.claimed_at = None, None
         if ok:
             row.status, row.sent_at, row.error = "sent", _utc(now), None
             row.message_id = message_id or row.message_id

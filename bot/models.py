@@ -254,7 +254,8 @@ class Outbox(SQLModel, table=True):
     message_id: str | None = None
     created_at: datetime = Field(sa_type=DateTime(timezone=True))  # the moment decided for
     status: str = "pending"  # pending | sending | sent | failed
-    claim: str | None = None  # the delivery batch that took it; see bot/delivery.py
+    claim: str | None = None  # "owner/batch": the process and batch sending it; bot/delivery.py
+    claimed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

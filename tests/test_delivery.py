@@ -1,5 +1,5 @@
 """Delivering the outbox to a real SMTP server and a local Slack Web API, on both databases:
-each message once, retries with growing waits, and a crash mid-batch sends nothing twice."""
+each message delivered, retries with growing waits, and a crash mid-batch loses nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from bot import models as m
 from bot.db import create_schema, make_engine, session
 from bot.delivery import INTERRUPTED, Transports, backoff, deliver, email_payload, slack_payload
+from bot.instances import Instance
 from bot.notify.content import Recipient
 from bot.notify.email import (
     OutboxDirTransport,
@@ -112,7 +113,11 @@ class DiesAfterServerAccepts:
         return self.inner.send_batch(messages, on_result=record)
 
 
-def test_a_restart_in_the_middle_of_a_batch_sends_nothing_twice(database_url, server: Server):
+def test_an_error_mid_batch_gives_the_rest_back_and_only_the_one_in_flight_can_repeat(
+    database_url, server: Server
+):
+    """The server took the second message and the process failed before recording it: that
+    one is the only message in doubt, and it is sent again rather than risk losing it."""
     queue(database_url)
     engine = make_engine(database_url)
     with pytest.raises(Crash):
@@ -122,19 +127,45 @@ def test_a_restart_in_the_middle_of_a_batch_sends_nothing_twice(database_url, se
             NOW,
         )
     assert len(server.handler.received) == 2  # the second went, unrecorded
+    assert [status for status, _n, _e in rows(database_url)] == ["sent"] + ["pending"] * 4
     report = deliver(
         engine, Transports(email=SmtpTransport(server.config)), NOW + timedelta(minutes=1)
     )
-    assert (report.sent, report.interrupted) == (3, 1)
+    assert report.sent == 4
     ids = received_ids(server)
-    assert len(ids) == 5 == len(set(ids))  # every message once, none twice
-    assert rows(database_url) == [
-        ("sent", 1, None),
-        ("failed", 0, INTERRUPTED),
-        ("sent", 1, None),
-        ("sent", 1, None),
-        ("sent", 1, None),
-    ]
+    assert len(set(ids)) == 5  # every message delivered
+    assert len(ids) == 6 and ids.count(ids[1]) == 2  # the one in flight, and only it, twice
+    assert [status for status, _n, _e in rows(database_url)] == ["sent"] * 5
+
+
+def test_rows_of_a_dead_process_are_sent_and_a_live_ones_are_left_alone(
+    database_url, server: Server
+):
+    """A process killed mid-batch leaves rows in 'sending'; its lock is gone, so the next
+    delivery sends them. Rows claimed by a process that is still running are not touched."""
+    ids = queue(database_url)
+    engine = make_engine(database_url)
+    other = Instance(engine, owner="still-running-elsewhere")
+    assert other.claim_name() == "still-running-elsewhere"  # holds its lock
+    with session(engine) as s, s.begin():
+        for n, row_id in enumerate(ids):
+            row = s.get(m.Outbox, row_id)
+            assert row is not None
+            owner = "killed-process-1" if n < 3 else "still-running-elsewhere"
+            row.status, row.claim, row.claimed_at = "sending", f"{owner}/batch", NOW
+    try:
+        report = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+        assert (report.interrupted, report.sent) == (3, 3)
+        assert [status for status, _n, _e in rows(database_url)] == ["sent"] * 3 + ["sending"] * 2
+        with session(engine) as s:
+            events = s.exec(select(m.AuditEvent).where(m.AuditEvent.kind == "interrupted")).all()
+        assert len(events) == 3 and all(INTERRUPTED in (e.detail or "") for e in events)
+    finally:
+        other.close()
+    # once that process has stopped too, its rows go
+    later = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+    assert (later.interrupted, later.sent) == (2, 2)
+    assert len(received_ids(server)) == 5 == len(set(received_ids(server)))
 
 
 def test_temporary_failures_wait_longer_each_time(database_url: str, server: Server):
