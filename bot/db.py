@@ -45,21 +45,34 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 class UnversionedDatabaseError(Exception):
-    """A database made before actionbot had migrations: its schema cannot be upgraded in place."""
+    """A database without migration records whose tables are not the first schema's."""
+
+
+# The tables of the first schema (revision 0001), which actionbot made with `create_all` before
+# it had migrations: a database holding exactly these is recorded as being at 0001 and upgraded.
+FIRST_SCHEMA = frozenset(
+    {
+        "person", "plan", "lead_group", "section", "action", "governance_level",
+        "group_member", "name_variant", "action_lead", "milestone", "progress_entry",
+    }
+)  # fmt: skip
 
 
 def create_schema(engine: Engine) -> None:
     """Brings the database to the newest schema through the migrations (a no-op when it is)."""
     with engine.begin() as connection:
-        tables = set(inspect(connection).get_table_names())
-        if "plan" in tables and "alembic_version" not in tables:
-            raise UnversionedDatabaseError(
-                f"{engine.url.render_as_string(hide_password=True)} was made by an actionbot "
-                "from before schema migrations. It holds only what was imported from data/ "
-                "(replies could not be recorded then), so move it aside and run `actionbot init` "
-                "to make it again."
-            )
-        command.upgrade(alembic_config(connection), "head")
+        tables = set(inspect(connection).get_table_names()) - {"apscheduler_jobs"}
+        config = alembic_config(connection)
+        if tables and "alembic_version" not in tables:
+            if tables != FIRST_SCHEMA:
+                raise UnversionedDatabaseError(
+                    f"{engine.url.render_as_string(hide_password=True)} has tables but no "
+                    "record of its schema version, and they are not those of actionbot's first "
+                    f"schema (found {', '.join(sorted(tables))}); is it another application's "
+                    "database? Point DATABASE_URL at an empty or actionbot database."
+                )
+            command.stamp(config, "0001")  # made before migrations: the first schema
+        command.upgrade(config, "head")
 
 
 def current_revision(engine: Engine) -> str | None:
