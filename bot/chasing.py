@@ -9,7 +9,7 @@ two loses nothing and sends nothing twice (see bot/delivery.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,6 +43,7 @@ from bot.notify.slack_blocks import chair_summary_blocks, digest_blocks, reminde
 from bot.rules import LoadedRules
 from bot.settings import MailSettings, Settings
 from bot.store import PlanView, Reach, load_plans
+from bot.web.update_links import update_link_maker
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,10 @@ def store_decisions(
     person_ids = {p.key: p.id for p in s.exec(select(m.Person)) if p.id is not None}
     by_id = {p.id: p for p in plans}
     chases = chases_by_action(state)
+    update_link = update_link_maker(settings.web, now)
     for decision in decisions.reminders:
         queued += _store_reminder(
-            s, decision, by_id, reaches, person_ids, chases, now, loaded, mail, slack
+            s, decision, by_id, reaches, person_ids, chases, now, loaded, mail, slack, update_link
         )
     for e in decisions.escalations:
         s.add(
@@ -192,6 +194,7 @@ def _store_reminder(
     loaded: LoadedRules,
     mail: MailSettings,
     slack: bool,
+    update_link: Callable[[int, int], str] | None = None,
 ) -> int:
     reach = reaches[decision.lead.key]
     key = f"reminder/{reach.key}/{now.astimezone(UTC):%Y-%m-%dT%H:%M}"
@@ -208,6 +211,7 @@ def _store_reminder(
         message_token_id=email_row.id,
         person_ids=person_ids,
         chases=chases,
+        update_link=update_link,
     )  # type: ignore[arg-type]
     if reach.email:
         rendered = render("reminder", content)

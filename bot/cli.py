@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
@@ -315,22 +315,63 @@ def _print_findings(findings: list[quality.Finding]) -> None:
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="Output format: json.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Output format: json, xlsx, docx or html.")
+    ] = "json",
     plan: PlanOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The plan as it stood on this day (YYYY-MM-DD): later progress left out, "
+            "overdue judged on it.",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="json: a file instead of stdout. xlsx/docx/html: a file for one plan, or a "
+            "folder for PLAN-ID.FORMAT files (default: the working folder).",
+        ),
     ] = None,
 ) -> None:
-    """The whole state in a documented shape other tools can read.
+    """The plans as JSON for other tools, or as a document for the board (XLSX, DOCX, HTML).
 
-    Example: actionbot export --format json --plan mscb-2017-20 -o mscb.json
+    A document is the plan in its own columns behind a cover summary (counts by RAG and
+    organisation, overdue, escalated, changes since the last export), "as of" on every page.
+    Named PLAN-ID.xlsx or .docx, it imports back with `actionbot import`.
+
+    Examples:
+      actionbot export --format json --plan mscb-2017-20 -o mscb.json
+      actionbot export --format xlsx --plan jtai-2018 --as-of 2019-01-31
+      actionbot export --format docx -o board-papers/
     """
-    if fmt != "json":
-        _fail(f"--format: only json is available so far, got {fmt!r}")
+    from bot.export import FORMATS, ExportPathError, export_plan, output_paths
+    from bot.export.layout import as_of_view
+
+    if fmt != "json" and fmt not in FORMATS:
+        _fail(f"--format: expected json, {', '.join(FORMATS)}; got {fmt!r}")
     settings = _settings()
-    text = json.dumps(
-        export_plans(_plans(settings.database_url, plan)), indent=2, ensure_ascii=False
-    )
+    plans = _plans(settings.database_url, plan)
+    day = _as_of(as_of)
+    if fmt != "json":
+        now = _now() if as_of is None else datetime.combine(day, time(23, 59), UTC)
+        try:
+            paths = output_paths([p.id for p in plans], fmt, output)
+        except ExportPathError as exc:
+            _fail(f"-o: {exc}")
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        with session(engine) as s, s.begin():
+            for one, path in zip(plans, paths, strict=True):
+                export_plan(s, one, fmt, day, now, path)
+                out.print(f"wrote {path} ({one.id} as of {day:%d %b %Y})", highlight=False)
+        return
+    if as_of is not None:
+        plans = [as_of_view(p, day) for p in plans]
+    text = json.dumps(export_plans(plans), indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
         out.print(f"wrote {output}", highlight=False)
@@ -733,8 +774,9 @@ def run(
 ) -> None:
     """Run the chase in the foreground until stopped (SIGTERM or Ctrl-C): a tick every few
     minutes reminds, escalates, sends digests and delivers; each tick logs one line. Replies
-    are read from the mailbox when IMAP_HOST is set, and the Slack app answers the "Add
-    update" buttons when SLACK_APP_TOKEN (or SLACK_MODE=http) is set. Several processes may
+    are read from the mailbox when IMAP_HOST is set, the Slack app answers the "Add update"
+    buttons when SLACK_APP_TOKEN (or SLACK_MODE=http) is set, and the web app (`actionbot
+    serve`) is served beside them when WEB_BASE_URL is set. Several processes may
     run on one PostgreSQL database: one leads (runs the ticks and reads the mailbox), all of
     them deliver, and another takes over within seconds when the leader stops.
 
@@ -742,6 +784,7 @@ def run(
     """
     from bot.inbound.slack_serve import SlackStartError, start_slack
     from bot.scheduler import run as run_scheduler
+    from bot.web.serve import WebStartError, start_web_if_configured
 
     settings = _settings()
     loaded = _rules(settings)
@@ -753,8 +796,10 @@ def run(
     if settings.imap is None:
         out.print("Replies are not read: IMAP_HOST is not set.", highlight=False)
     try:
-        stop_slack = start_slack(engine, settings, loaded)
-    except SlackStartError as exc:
+        web = start_web_if_configured(engine, settings, loaded)
+        # with the web app running, Slack's HTTP mode is served by it, at /slack/events
+        stop_slack = start_slack(engine, settings, loaded, mount=web.mount_slack if web else None)
+    except (SlackStartError, WebStartError) as exc:
         _fail(str(exc))
 
     def when_leading() -> list[Callable[[], None]]:
@@ -768,6 +813,56 @@ def run(
         run_scheduler(engine, settings, loaded, every, deliver_every, when_leading)
     finally:
         stop_slack()
+        if web is not None:
+            web.stop()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen on this address (default WEB_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="Listen on this port (default WEB_PORT)."),
+    ] = None,
+) -> None:
+    """Serve the web app in the foreground until stopped (Ctrl-C or SIGTERM): the dashboard
+    and each action's history, for the governance groups' members and contacts and the
+    WEB_ADMINS, who sign in with a link sent by e-mail; and the update page that reminders
+    link to (with WEB_BASE_URL set), where a lead records an update without signing in. With
+    SLACK_MODE=http, Slack's requests are served at /slack/events too. `actionbot run` serves
+    the same app by itself when WEB_BASE_URL is set.
+
+    Example: actionbot serve --host 127.0.0.1 --port 8080
+    """
+    from bot.chasing import transports_for
+    from bot.inbound.slack_serve import SlackStartError, start_slack
+    from bot.web.serve import WebStartError, serve_forever
+
+    settings = _settings()
+    loaded = _rules(settings)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+
+    def slack(web_app: Any) -> None:
+        if settings.slack_token is not None and settings.slack_mode == "http":
+            from bot.web.app import mount_slack
+
+            start_slack(engine, settings, loaded, mount=lambda bolt: mount_slack(web_app, bolt))
+
+    try:
+        serve_forever(
+            engine,
+            settings,
+            loaded,
+            host=host,
+            port=port,
+            transports=transports_for(settings),
+            slack=slack,
+        )
+    except (SlackStartError, WebStartError) as exc:
+        _fail(str(exc))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
@@ -176,6 +176,7 @@ def compose_reminder(
     message_token_id: int | None = None,
     person_ids: Mapping[str, int] = _NO_IDS,
     chases: Mapping[int, Chase] = _NO_CHASES,
+    update_link: Callable[[int, int], str] | None = None,
 ) -> Reminder:
     """One reminder listing every action the decision asks the lead about.
 
@@ -183,7 +184,9 @@ def compose_reminder(
     in two plans reads each plan's together. Each action gets its own signed reply address
     (action id and the lead's person id, 0 when the lead is not a known person), so a reply
     to it is matched without trusting the subject; the message's Reply-To is signed with
-    `message_token_id` (the outbox row) when the runner has one.
+    `message_token_id` (the outbox row) when the runner has one. `update_link(action id,
+    person id)` makes each action's web update link (bot/web/update_links.py), for a lead who
+    is a known person, when the web app has an address.
     """
     _require_aware(now)
     person_id = person_ids.get(decision.lead.key, 0)
@@ -196,7 +199,7 @@ def compose_reminder(
             )
     asks = sorted(decision.asks, key=lambda ask: where[ask.action_id][0])
     lines = tuple(
-        _reminder_line(ask, *where[ask.action_id][1:], reply_base, secret, person_id)
+        _reminder_line(ask, *where[ask.action_id][1:], reply_base, secret, person_id, update_link)
         for ask in asks
     )
     chased = [chases.get(ask.action_id, Chase()).reminders_unanswered for ask in asks]
@@ -229,6 +232,7 @@ def _reminder_line(
     reply_base: str | None,
     secret: bytes,
     person_id: int,
+    update_link: Callable[[int, int], str] | None = None,
 ) -> ReminderLine:
     latest = latest_progress(action)
     text = excerpt(latest.text) if latest else ""
@@ -248,6 +252,7 @@ def _reminder_line(
         level=_LEVEL_WORD[ask.level],
         reply_address=address,
         action_id=action.id,
+        update_url=update_link(action.id, person_id) if update_link and person_id else None,
     )
 
 

@@ -22,6 +22,7 @@ import email
 import email.policy
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,10 +122,15 @@ def recover_interrupted(engine: Engine, now: datetime, report: DeliveryReport) -
         taken: dict[str, list[int]] = {}
         for row in rows:
             owner = (row.claim or "").partition("/")[0]
-            if owner not in alive:
-                alive[owner] = bool(owner) and me.is_alive(owner)
-            if alive[owner]:
-                continue
+            if owner == me.owner:
+                with _active_mutex:
+                    if row.claim in _active_claims:
+                        continue
+            else:
+                if owner not in alive:
+                    alive[owner] = bool(owner) and me.is_alive(owner)
+                if alive[owner]:
+                    continue
             row.status, row.claim, row.claimed_at = "pending", None, None
             report.interrupted += 1
             taken.setdefault(owner, []).append(row.id or 0)
@@ -141,8 +147,17 @@ def recover_interrupted(engine: Engine, now: datetime, report: DeliveryReport) -
         )
 
 
+# The claims this process is sending right now. A claim of ours that is not here was given up
+# (e.g. the database went away mid-batch and even giving the rows back failed): its rows are
+# taken back like a dead process's.
+_active_claims: set[str] = set()
+_active_mutex = threading.Lock()
+
+
 def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str, list[m.Outbox]]:
     claim = f"{instance_for(engine).claim_name()}/{uuid.uuid4().hex}"
+    with _active_mutex:
+        _active_claims.add(claim)
     with session(engine) as s, s.begin():
         rows = s.exec(
             select(m.Outbox)
@@ -163,7 +178,10 @@ def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str
 
 
 def _release(engine: Engine, claim: str) -> None:
-    """A batch this process gave up on (an error, not a crash) goes straight back to the queue."""
+    """A batch this process gave up on (an error, not a crash) goes straight back to the queue.
+    If even that fails, the next delivery pass takes the rows back (see _active_claims)."""
+    with _active_mutex:
+        _active_claims.discard(claim)
     with session(engine) as s, s.begin():
         for row in s.exec(
             select(m.Outbox).where(m.Outbox.claim == claim, m.Outbox.status == "sending")
@@ -219,6 +237,7 @@ def _deliver_slack(
                     result.permanent,
                     f"{result.channel}/{result.ts}" if result.ok else None,
                     report,
+                    result.retry_after,
                 )
         finally:
             _release(engine, claim)
@@ -241,12 +260,23 @@ def _record(
     permanent: bool,
     message_id: str | None,
     report: DeliveryReport,
+    retry_after: float | None = None,
 ) -> None:
+    """`retry_after`: the service asked us to wait (a rate limit); that is waited out however
+    long it is, and never makes us give up on the message."""
     with session(engine) as s, s.begin():
         row = s.get(m.Outbox, row_id)
         assert row is not None
-        row.attempts += 1
         row.claim, row.claimed_at = None, None
+        row.attempts += 1
+        if retry_after is not None and not ok:
+            row.status, row.error = "pending", error
+            wait = max(backoff(row.attempts), timedelta(seconds=retry_after))
+            row.next_attempt_at = _utc(now + wait)
+            report.retrying += 1
+            s.add(_event(row, "retrying", now, f"{error}; asked to wait {retry_after:.0f} s"))
+            s.add(row)
+            return
         if ok:
             row.status, row.sent_at, row.error = "sent", _utc(now), None
             row.message_id = message_id or row.message_id

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from bot.rules import Condition, InvalidTransition, Level, Rules, latest_fire
+from bot.rules import Condition, DigestSchedule, InvalidTransition, Level, Rules, latest_fire
 from bot.workdays import WorkingCalendar
 
 Reason = Literal["overdue", "due", "due-soon", "period", "quiet"]
@@ -333,9 +333,22 @@ def _digests(
         last = state.digests_last_sent.get(kind)
         since = max(last, now - DIGEST_LOOKBACK) if last else now - FIRST_DIGEST_WINDOW
         fire = latest_fire(schedule, calendar, now, since)
-        if fire is not None:
+        if fire is not None and not _next_one_due_today(schedule, calendar, now, fire):
             out.append(SendDigest(kind, fire))
     return tuple(out)
+
+
+def _next_one_due_today(
+    schedule: DigestSchedule, calendar: WorkingCalendar, now: datetime, fire: datetime
+) -> bool:
+    """A digest missed on an earlier day (the bot was down) waits for the next one of its kind
+    when that is due later today, within the sending hours: one digest, not last week's now
+    and today's an hour later. Either way it shows the actions as they stand."""
+    today = calendar.today(now)
+    if calendar.today(fire) >= today:
+        return False
+    closing = datetime.combine(today, calendar.end, calendar.zone)
+    return closing > now and latest_fire(schedule, calendar, closing, now) is not None
 
 
 # --- what storing the decisions does to the state ----------------------------------------------

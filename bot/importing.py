@@ -37,7 +37,7 @@ def is_people_file(path: Path) -> bool:
         return False
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: 2018-02-30 read as a date
         return False  # reading it as a plan will report the problem properly
     return isinstance(data, dict) and ("people" in data or "groups" in data) and "id" not in data
 

@@ -274,8 +274,8 @@ class InboundMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: str  # email | slack
-    external_id: str  # the Message-ID; a Slack event or view id
+    channel: str  # email | slack | web
+    external_id: str  # the Message-ID; a Slack event or view id; a web form's id
     received_at: datetime = Field(sa_type=DateTime(timezone=True))
     sender: str | None = None  # the From address; a Slack user id
     subject: str | None = None
@@ -287,7 +287,22 @@ class InboundMessage(SQLModel, table=True):
     in_reply_to: int | None = Field(default=None, foreign_key="outbox.id")
 
 
+class UsedLink(SQLModel, table=True):
+    """A web sign-in link that has done its one job. The token's hash is kept, never the token;
+    the unique key refuses a second use, even by two requests at the same moment. A row can be
+    deleted once `expires_at` has passed: the link is refused as expired by then anyway."""
+
+    __tablename__ = "used_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True)  # SHA-256 of the token, hex
+    kind: str  # sign-in
+    email: str | None = None  # whom it was for
+    used_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 ALL_TABLES: list[Any] = [
     Person, LeadGroup, GroupMember, NameVariant, Plan, GovernanceLevel, Section, Action,
-    ActionLead, Milestone, ProgressEntry, AuditEvent, Outbox, Delegate, InboundMessage,
+    ActionLead, Milestone, ProgressEntry, AuditEvent, Outbox, Delegate, InboundMessage, UsedLink,
 ]  # fmt: skip

@@ -55,6 +55,9 @@ _DURATION = re.compile(
 )
 
 
+LONGEST_DAYS = 3653  # ten years
+
+
 @dataclass(frozen=True)
 class Duration:
     """A span as the rules say it: "7 days", "2 weeks", "5 working days"."""
@@ -72,6 +75,8 @@ class Duration:
                 f"expected a duration like '7 days', '2 weeks' or '5 working days', got {value!r}"
             )
         n = int(m["n"]) * (7 if m["unit"].lower().startswith("week") else 1)
+        if n > LONGEST_DAYS:  # past this, date sums overflow mid-run; no policy needs it
+            raise ValueError(f"expected a duration of at most 10 years, got {value!r}")
         return cls(n, bool(m["working"]))
 
     def before(self, day: date, calendar: WorkingCalendar) -> date:
@@ -99,12 +104,17 @@ DurationField = Annotated[Duration, BeforeValidator(Duration.parse)]
 def _time(value: Any) -> time:
     if isinstance(value, time):
         return value
-    if isinstance(value, int):  # YAML reads 08:00 as sexagesimal 480
-        return time(value // 60, value % 60)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)  # YAML reads 08:00 as sexagesimal 480
+    if not isinstance(value, str):  # a number past 23:59, yes/no, a list ...
+        raise ValueError(f"expected a time like '08:00', got {value!r}")
     try:
-        return time.fromisoformat(str(value))
+        parsed = time.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"expected a time like '08:00', got {value!r}") from None
+        parsed = None
+    if parsed is None or parsed.tzinfo is not None:  # "2018-13" reads as 20:18 at UTC-13
+        raise ValueError(f"expected a time like '08:00', got {value!r}")
+    return parsed
 
 
 TimeField = Annotated[time, BeforeValidator(_time)]
@@ -138,6 +148,13 @@ class CalendarRules(_Rules):
     @classmethod
     def _lower_days(cls, value: Any) -> Any:
         return [str(v).lower()[:3] for v in value] if isinstance(value, list) else value
+
+    @field_validator("working_days")
+    @classmethod
+    def _some_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:  # every date sum would fail mid-run, so say so now
+            raise ValueError("give at least one working day, e.g. [mon, tue, wed, thu, fri]")
+        return value
 
 
 class SendingHours(_Rules):

@@ -6,6 +6,8 @@ clone; a bad value stops the program with a message naming the variable, not a t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import re
@@ -53,6 +55,14 @@ VARIABLES: dict[str, str] = {
     "IMAP_USERNAME": "login name; required with IMAP_HOST",
     "IMAP_PASSWORD": "its password (secret); required with IMAP_HOST",
     "IMAP_FOLDER": "the folder replies arrive in; default INBOX",
+    "WEB_BASE_URL": "the web app's address as people reach it (https://actionbot.example.org); "
+    "set: reminders carry update links and `run` serves the web app",
+    "WEB_HOST": "the address the web app listens on; default 127.0.0.1",
+    "WEB_PORT": "the web app's port; default 8080",
+    "WEB_SECRET": "the key that signs web links and sign-in cookies (secret; 16+ characters); "
+    "default derived from REPLY_SECRET",
+    "WEB_ADMINS": "e-mail addresses, comma-separated, of business managers who may sign in "
+    "to the web app beside the governance groups",
 }
 # Reply tokens made with this key prove nothing: it is for the outbox-folder demo only.
 DEMO_REPLY_SECRET = "actionbot-demo-secret-not-for-real-mail"
@@ -80,6 +90,22 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web app (bot/web): where people reach it, where it listens, what signs its links."""
+
+    base_url: str | None = None  # None: no update links in reminders, `run` serves no web app
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret: bytes = field(default=b"", repr=False)
+    admins: tuple[str, ...] = ()  # lowercased e-mail addresses
+
+    @property
+    def secure(self) -> bool:
+        """Served over https: cookies are then sent over https only."""
+        return (self.base_url or "").startswith("https://")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     data_dir: Path
@@ -93,6 +119,7 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_http_port: int = 3000
     imap: ImapConfig | None = None  # None: replies are not read by IMAP
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def plans_dir(self) -> Path:
@@ -147,6 +174,7 @@ def load_settings(
         problems.append("SLACK_BOT_TOKEN: expected a bot token starting xoxb-")
     slack_mode, slack_app_token, slack_secret, slack_port = _slack_in(values, slack_token, problems)
     imap = _imap(values, problems)
+    web = _web(values, mail.reply_secret, problems)
 
     if problems:
         raise SettingsError("; ".join(problems))
@@ -163,6 +191,7 @@ def load_settings(
         slack_signing_secret=slack_secret,
         slack_http_port=slack_port,
         imap=imap,
+        web=web,
     )
 
 
@@ -201,6 +230,37 @@ def _mail(values: Mapping[str, str], data_dir: Path, problems: list[str]) -> Mai
         smtp_security=security,
         smtp_username=values.get("SMTP_USERNAME") or None,
         smtp_password=values.get("SMTP_PASSWORD") or None,
+    )
+
+
+def _web(values: Mapping[str, str], reply_secret: bytes, problems: list[str]) -> WebSettings:
+    base = (values.get("WEB_BASE_URL") or "").strip().rstrip("/") or None
+    if base is not None and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", base):
+        problems.append(
+            f"WEB_BASE_URL: expected an address like https://actionbot.example.org, got {base!r}"
+        )
+    port_text = values.get("WEB_PORT") or "8080"
+    port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else 0
+    if not port:
+        problems.append(f"WEB_PORT: expected a port number, got {port_text!r}")
+    secret = values.get("WEB_SECRET") or ""
+    if secret and len(secret) < 16:
+        problems.append("WEB_SECRET: too short; use 16 characters or more")
+    admins = tuple(
+        a.strip().lower() for a in (values.get("WEB_ADMINS") or "").split(",") if a.strip()
+    )
+    for address in admins:
+        if not _ADDRESS.match(address):
+            problems.append(f"WEB_ADMINS: expected e-mail addresses, got {address!r}")
+    return WebSettings(
+        base_url=base,
+        host=values.get("WEB_HOST") or "127.0.0.1",
+        port=port or 8080,
+        # Its own key, or one derived from REPLY_SECRET: a web link is never a reply token.
+        secret=secret.encode()
+        if secret
+        else hmac.new(reply_secret, b"actionbot web", hashlib.sha256).digest(),
+        admins=admins,
     )
 
 

@@ -126,8 +126,15 @@ def parse_model(
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a control character, say: no mark
+            line = text.count("\n", 0, exc.position) + 1
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            problem = f"the character U+{code:04X} cannot be in a YAML file ({exc.reason})"
         problems = [Problem(file, line, None, None, f"not valid YAML: {problem}")]
         raise InputFileError(problems) from None
+    except ValueError as exc:
+        # PyYAML reads 2018-02-30 as a date and fails with a bare ValueError, without a line
+        raise InputFileError([_unreadable(file, text, exc)]) from None
     if not isinstance(data, dict):
         raise InputFileError([Problem(file, 1, None, None, "expected a YAML mapping at the top")])
     located = Located(node)
@@ -147,6 +154,26 @@ def parse_model(
             ]
         ) from None
     return obj, data, located
+
+
+def _unreadable(file: str, text: str, exc: ValueError) -> Problem:
+    """The value YAML could not turn into what it looks like (a date with no such day)."""
+    constructor = yaml.SafeLoader("")
+    pending = [yaml.compose(text, Loader=yaml.SafeLoader)]  # depth first: the first in the file
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except ValueError as error:
+                line = node.start_mark.line + 1
+                what = "a date" if node.tag.endswith(":timestamp") else "a value"
+                return Problem(file, line, None, None, f"not {what}: {node.value!r} ({error})")
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(reversed([n for pair in node.value for n in pair]))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(reversed(node.value))
+    return Problem(file, None, None, None, f"cannot read a value: {exc}")
 
 
 def read_text(path: str | Path) -> str:

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -289,3 +290,98 @@ def running(extra_config: str = "") -> Iterator[ImapServer]:
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+class CuttingProxy:
+    """A TCP relay on loopback in front of a server, which can cut one connection in the middle
+    of a reply: once the server has sent `marker` for the `occurrence`-th time through this
+    relay, and `then` bytes more, both sides are closed. Before and after that one cut, bytes
+    pass unchanged. For "the connection dropped mid-FETCH": marker ``b"BODY[] {"``.
+    """
+
+    def __init__(
+        self, target: tuple[str, int], marker: bytes, occurrence: int = 1, then: int = 0
+    ) -> None:
+        self.target = target
+        self.marker, self.occurrence, self.then = marker, occurrence, then
+        self.cut = False  # has the cut happened
+        self._seen = 0  # markers seen so far, over every connection
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._sockets: list[socket.socket] = []
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._listener.close()
+        for sock in self._sockets:
+            _close(sock)
+
+    def __enter__(self) -> CuttingProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target, timeout=10)
+            server.settimeout(None)  # an idle connection is the client's business, not ours
+            self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
+        tail = b""  # the end of what came before, so a marker split across reads is found
+        left: int | None = None  # bytes still to pass before the cut, once the marker is seen
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_server and left is None and not self.cut:
+                    left = self._find(tail, data)
+                    tail = (tail + data)[-len(self.marker) :]
+                if left is not None:
+                    dst.sendall(data[:left])
+                    if left <= len(data):
+                        self.cut = True
+                        break
+                    left -= len(data)
+                    continue
+                dst.sendall(data)
+        except OSError:
+            pass
+        _close(src)
+        _close(dst)
+
+    def _find(self, tail: bytes, data: bytes) -> int | None:
+        """Where in `data` to cut, if the chosen marker ends in it (else None)."""
+        window = tail + data
+        start = 0
+        while (at := window.find(self.marker, start)) >= 0:
+            start = at + 1
+            if at + len(self.marker) <= len(tail):
+                continue  # counted with the read before
+            with self._lock:
+                self._seen += 1
+                if self._seen == self.occurrence:
+                    return at + len(self.marker) - len(tail) + self.then
+        return None
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()

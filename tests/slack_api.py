@@ -3,7 +3,8 @@
 Like slack-sdk's own tests: a stdlib `ThreadingHTTPServer` on 127.0.0.1, port 0, answering the
 methods actionbot calls with canned JSON, counting calls per method and keeping request bodies
 (WebClient sends form-encoded bodies for most methods and JSON for chat.postMessage). It can
-answer chat.postMessage with 429s or 500s first, to exercise the client's retry handlers.
+answer chat.postMessage with 429s or 500s first, or with a scripted sequence of them
+(`post_script`), to exercise the client's retry handlers; `posted` keeps what it accepted.
 
 For Slack replies in it also answers auth.test, users.info (GET; the profile e-mail is the one
 `users` maps to the id), views.open and chat.postEphemeral.
@@ -34,6 +35,10 @@ class FakeSlackApi:
         self.rate_limited_posts = 0  # this many chat.postMessage calls get a 429 first
         self.retry_after = "2"
         self.failing_posts = 0  # this many get a 500 (after any 429s)
+        # Answers for the next chat.postMessage calls, in order, before the counters above:
+        # (status, Retry-After or None). Status 200 answers the call as usual.
+        self.post_script: list[tuple[int, str | None]] = []
+        self.posted: list[dict[str, Any]] = []  # the chat.postMessage bodies Slack accepted
         self._lock = threading.Lock()
         self._ts = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -102,6 +107,12 @@ class FakeSlackApi:
         return 200, {}, {"ok": True, "user": {"id": uid, "name": uid.lower(), "profile": profile}}
 
     def _post_message(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict]:
+        status, retry_after = self.post_script.pop(0) if self.post_script else (200, None)
+        if status == 429:
+            headers = {} if retry_after is None else {"Retry-After": retry_after}
+            return 429, headers, {"ok": False, "error": "ratelimited"}
+        if status != 200:
+            return status, {}, {"ok": False, "error": "internal_error"}
         if self.rate_limited_posts > 0:
             self.rate_limited_posts -= 1
             return 429, {"Retry-After": self.retry_after}, {"ok": False, "error": "ratelimited"}
@@ -112,6 +123,7 @@ class FakeSlackApi:
         if not channel.startswith("D") and channel not in self.channels:
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         self._ts += 1
+        self.posted.append(body)
         return 200, {}, {"ok": True, "channel": channel, "ts": f"1559552400.{self._ts:06d}"}
 
 

@@ -20,7 +20,13 @@ class Recorder:
     refuse: dict[str, str] = field(default_factory=dict)  # RCPT address -> reply
     fail_data: dict[str, str] = field(default_factory=dict)  # any recipient -> DATA reply
     drop_once: set[str] = field(default_factory=set)  # RCPT address: close the connection
+    # For a while, for everyone: a reply to every RCPT or DATA (e.g. "451 4.3.0 try later"),
+    # or the connection closed once the message's content is in, before the server answers.
+    rcpt_reply: str | None = None
+    data_reply: str | None = None
+    drop_data: bool = False
     connections: set[tuple[str, int]] = field(default_factory=set)
+    rcpts: list[str] = field(default_factory=list)  # every RCPT address asked, refused or not
     received: list[dict[str, Any]] = field(default_factory=list)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
@@ -29,16 +35,24 @@ class Recorder:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        self.rcpts.append(address)
         if address in self.drop_once:
             self.drop_once.discard(address)
             server.transport.close()
             return "250 OK"  # never reaches the client: the connection is gone
         if address in self.refuse:
             return self.refuse[address]
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.drop_data:
+            server.transport.close()
+            return "250 OK"  # never reaches the client: the connection is gone
+        if self.data_reply is not None:
+            return self.data_reply
         for address in envelope.rcpt_tos:
             if address in self.fail_data:
                 return self.fail_data[address]
@@ -68,8 +82,10 @@ class Server:
     config: SmtpConfig
 
 
-def start(handler: Recorder, **kwargs: Any) -> tuple[Controller, int]:
-    port = free_port()
+def start(handler: Recorder, port: int | None = None, **kwargs: Any) -> tuple[Controller, int]:
+    """Starts a server for `handler` on `port` (a free one by default; give the old one to
+    bring a stopped server back where its clients expect it)."""
+    port = port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     return controller, port

@@ -27,6 +27,7 @@ from bot.notify.content import (
     RecordedLine,
     Reminder,
     ReminderLine,
+    SignIn,
 )
 from bot.notify.render import (
     KINDS,
@@ -71,6 +72,7 @@ def reminder_line(**changes: object) -> ReminderLine:
         level="lead",
         reply_address="updates+aaction233@example.org",
         action_id=233,
+        update_url="https://actionbot.example.org/update/uaction233",
     )
     return replace(line, **changes)  # type: ignore[arg-type]
 
@@ -96,6 +98,7 @@ def sample_reminder(
                 " operational.",
                 reply_address="updates+aactionpa3@example.org",
                 action_id=3,
+                update_url=None,
             ),
         ),
         reply_address="updates+mmessage1@example.org",
@@ -248,7 +251,19 @@ def sample_question(empty: bool = False) -> Question:
     )
 
 
+def sample_sign_in(name: str = "Kelly Cogger") -> SignIn:
+    return SignIn(
+        key="sign-in/kelly.cogger@example.org/1",
+        recipient=Recipient(name, "kelly.cogger@example.org"),
+        url="https://actionbot.example.org/sign-in/abc234",
+        minutes=30,
+        sent_at=SENT,
+    )
+
+
 def sample(kind: str, empty: bool = False) -> Content:
+    if kind == "sign-in":
+        return sample_sign_in()
     if kind == "confirmation":
         return sample_confirmation(empty)
     if kind == "question":
@@ -324,6 +339,18 @@ def test_every_kind_has_its_three_templates():
             assert (TEMPLATES / f"{kind}.{part}").is_file(), f"{kind}.{part}"
 
 
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+def test_sign_in_gives_the_link_and_says_it_works_once():
+    rendered = render("sign-in", sample_sign_in())
+    assert rendered.subject == "Your actionbot sign-in link"
+    assert "\nhttps://actionbot.example.org/sign-in/abc234\n" in rendered.text
+    assert "It works once, within 30 minutes." in rendered.text
+    assert 'href="https://actionbot.example.org/sign-in/abc234"' in rendered.html
+    assert "It works once, within 30 minutes." in visible_text(rendered.html)
+
+
 # --- confirmation and question -----------------------------------------------------------------
 
 
@@ -378,6 +405,9 @@ def test_reminder_text_says_what_is_due_why_and_how_to_reply():
     assert '"RAG: amber", "complete", or "new date: March 2019"' in text
     assert "write to updates+aaction233@example.org" in text
     assert "write to updates+aactionpa3@example.org" in text
+    # the web link where there is one, and only there
+    assert text.count("Or update it on the web: ") == 1
+    assert "Or update it on the web: https://actionbot.example.org/update/uaction233\n" in text
 
 
 def test_reminder_html_has_the_same_words_and_a_mailto_link_per_action():
@@ -394,6 +424,8 @@ def test_reminder_html_has_the_same_words_and_a_mailto_link_per_action():
     )
     assert 'href="mailto:updates+aactionpa3@example.org?subject=Action%20PA.3' in html
     assert "Reply about action PA.3" in seen
+    assert seen.count("Update on the web") == 1
+    assert 'href="https://actionbot.example.org/update/uaction233"' in html
 
 
 def test_reminder_subject_names_the_count_and_the_overdue():
@@ -576,6 +608,8 @@ def test_empty_chair_summary():
 
 def hostile(kind: str) -> Content:
     """Every kind with user text that would run as HTML if it were not escaped."""
+    if kind == "sign-in":
+        return sample_sign_in(name=XSS)
     if kind == "confirmation":
         c = sample_confirmation()
         line = replace(c.lines[0], title=XSS, text=XSS, plan_title=XSS)

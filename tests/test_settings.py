@@ -173,3 +173,41 @@ def test_bad_imap_settings_are_named(environ: dict[str, str], expected: str):
 def test_plain_imap_is_allowed_to_this_machine(host: str):
     s = load_settings({**IMAP, "IMAP_HOST": host, "IMAP_SECURITY": "none"}, env_file=None)
     assert s.imap is not None and s.imap.security == "none" and s.imap.port == 143
+
+
+def test_the_web_app_has_no_address_until_one_is_set_and_a_key_of_its_own():
+    s = load_settings({}, env_file=None)
+    assert (s.web.base_url, s.web.host, s.web.port, s.web.admins) == (None, "127.0.0.1", 8080, ())
+    assert len(s.web.secret) == 32 and s.web.secret != s.mail.reply_secret  # type: ignore[union-attr]
+    assert not s.web.secure
+    web = load_settings(
+        {
+            "WEB_BASE_URL": "https://actionbot.example.org/",
+            "WEB_PORT": "9000",
+            "WEB_SECRET": "a-web-secret-of-16+",
+            "WEB_ADMINS": "Business.Manager@example.org, deputy@example.org",
+        },
+        env_file=None,
+    ).web
+    assert (web.base_url, web.port, web.secret) == (
+        "https://actionbot.example.org",
+        9000,
+        b"a-web-secret-of-16+",
+    )
+    assert web.admins == ("business.manager@example.org", "deputy@example.org")
+    assert web.secure and "a-web-secret" not in repr(web)
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"WEB_BASE_URL": "actionbot.example.org"}, "WEB_BASE_URL: expected an address like"),
+        ({"WEB_PORT": "web"}, "WEB_PORT: expected a port number, got 'web'"),
+        ({"WEB_SECRET": "short"}, "WEB_SECRET: too short"),
+        ({"WEB_ADMINS": "manager"}, "WEB_ADMINS: expected e-mail addresses, got 'manager'"),
+    ],
+)
+def test_bad_web_settings_are_named(environ: dict[str, str], expected: str):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, env_file=None)
+    assert str(caught.value).startswith(expected)

@@ -596,6 +596,50 @@ def test_start_slack_in_socket_mode_names_a_refused_app_token(bot: Bot):
     assert bot.api.calls["apps.connections.open"] == 1
 
 
+def test_with_the_web_app_running_http_mode_is_served_by_it(bot: Bot):
+    """`actionbot run` with WEB_BASE_URL: no server of Slack's own; the web app's /slack/events
+    checks signatures (the app's own check) and reaches the same listeners."""
+    from bot.web.serve import start_web
+
+    mounted: list[App] = []
+    start_slack(bot.engine, bot.settings, bot.rules, mount=mounted.append)()
+    assert len(mounted) == 1 and bot.api.calls["auth.test"] == 1
+    web = start_web(bot.engine, bot.settings, bot.rules, host="127.0.0.1", port=0)
+    try:
+        url = f"http://127.0.0.1:{web.port}{EVENTS_PATH}"
+        with pytest.raises(urllib.error.HTTPError) as missing:  # not mounted yet: not served
+            urllib.request.urlopen(urllib.request.Request(url, b"{}", {"X-Any": "thing"}))
+        assert missing.value.code == 404
+        web.mount_slack(bot.app)  # the test's app: its clock and executor
+        body = "payload=" + quote(
+            json.dumps(
+                {
+                    "type": "block_actions",
+                    "team": {"id": TEAM},
+                    "user": {"id": "U0KELLY"},
+                    "trigger_id": "T-WEB",
+                    "channel": {"id": "DU0KELLY"},
+                    "actions": [{"action_id": "add_update", "value": str(action_id(bot, "1.1.1"))}],
+                }
+            )
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        good = {k: v[0] for k, v in signed(bot, body).items()}
+        bad = {**good, "x-slack-signature": "v0=" + "0" * 64}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, body.encode(), headers | bad))
+        assert refused.value.code == 401
+        with urllib.request.urlopen(
+            urllib.request.Request(url, body.encode(), headers | good)
+        ) as r:
+            assert r.status == 200
+            assert "set-cookie" not in {k.lower() for k in r.headers}  # no session for Slack
+        bot.settle()
+        assert [b["trigger_id"] for b in bot.api.bodies("views.open")] == ["T-WEB"]
+    finally:
+        web.stop()
+
+
 # --- requests that are not Slack's -------------------------------------------------------------
 
 

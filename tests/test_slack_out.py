@@ -455,8 +455,9 @@ def test_429_beyond_the_retries_is_a_temporary_failure(
 
     result = transport.post_channel(DIGEST_CHANNEL, "digest", [])
 
+    # the wait Slack asked for goes back with the failure, for the outbox to honour
     assert result == SlackResult(
-        ok=False, channel=DIGEST_CHANNEL, error="ratelimited", permanent=False
+        ok=False, channel=DIGEST_CHANNEL, error="ratelimited", permanent=False, retry_after=2.0
     )
     assert slack_api.calls["chat.postMessage"] == 3  # the first try and two retries
     assert len(sleeps) == 2

@@ -42,11 +42,18 @@ class SlackStartError(Exception):
     """Slack replies could not be started; the message says which setting to look at."""
 
 
-def start_slack(engine: Engine, settings: Settings, loaded: LoadedRules) -> Stop:
+def start_slack(
+    engine: Engine,
+    settings: Settings,
+    loaded: LoadedRules,
+    mount: Callable[[App], None] | None = None,
+) -> Stop:
     """Starts Slack replies in the mode SLACK_MODE names and returns the function that stops
     them. With Slack off (no SLACK_BOT_TOKEN), or Socket Mode without SLACK_APP_TOKEN, nothing
-    starts and the returned function does nothing. Raises SlackStartError when Slack refuses
-    the bot token or the app token."""
+    starts and the returned function does nothing. In HTTP mode, `mount` hands the app to the
+    web app (bot/web), which serves /slack/events itself; without it a small server of its own
+    listens on SLACK_HTTP_PORT. Raises SlackStartError when Slack refuses the bot token or the
+    app token."""
     if settings.slack_token is None:
         log.info("Slack replies are off: SLACK_BOT_TOKEN is not set")
         return _nothing
@@ -66,6 +73,10 @@ def start_slack(engine: Engine, settings: Settings, loaded: LoadedRules) -> Stop
     except (SlackClientError, OSError) as exc:
         raise SlackStartError(f"could not reach Slack ({type(exc).__name__})") from None
     app = build_app(engine, settings, loaded, client=client)
+    if settings.slack_mode == "http" and mount is not None:
+        mount(app)
+        log.info("Slack replies: HTTP, served by the web app at %s", EVENTS_PATH)
+        return _nothing
     if settings.slack_mode == "http":
         server = run_slack_http(app, settings.slack_http_port)
         log.info("Slack replies: HTTP on port %d, path %s", server.port, EVENTS_PATH)

@@ -21,6 +21,7 @@ Kind = Literal[
     "chair-summary",
     "confirmation",
     "question",
+    "sign-in",
 ]
 Level = Literal["lead", "operational_group", "strategic_board", "chair"]
 Reason = Literal["due-soon", "due", "overdue", "quiet", "period"]
@@ -58,6 +59,7 @@ class ReminderLine:
     level: Level  # where the action stands on the escalation ladder
     reply_address: str | None  # per-action signed address: updates+TOKEN@…
     action_id: int = 0
+    update_url: str | None = None  # the signed, expiring web page for an update (WEB_BASE_URL)
 
 
 @dataclass(frozen=True)
@@ -183,4 +185,15 @@ class Question:
     recipient: Recipient
     lines: tuple[QuestionLine, ...]
     in_reply_to_subject: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A sign-in link for the web app, asked for on its sign-in page: it works once, soon."""
+
+    key: str
+    recipient: Recipient
+    url: str
+    minutes: int  # how long it works for
     sent_at: datetime

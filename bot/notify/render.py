@@ -32,6 +32,7 @@ from bot.notify.content import (
     Digest,
     Question,
     Reminder,
+    SignIn,
 )
 from bot.plans.partial_date import PartialDate
 
@@ -54,6 +55,7 @@ KINDS: dict[str, tuple[type, str]] = {
     "chair-summary": (ChairSummary, "summary"),
     "confirmation": (Confirmation, "confirmation"),
     "question": (Question, "question"),
+    "sign-in": (SignIn, "sign_in"),
 }
 NONE = "—"
 RAG_COLOURS = {  # background, text: GOV.UK's red, orange and green, readable in both themes
@@ -75,7 +77,7 @@ class Rendered:
     html: str
 
 
-Content = Reminder | Digest | ChairSummary | Confirmation | Question
+Content = Reminder | Digest | ChairSummary | Confirmation | Question | SignIn
 
 
 def render(kind: str, content: Content, templates: Path | None = None) -> Rendered:

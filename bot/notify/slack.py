@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -155,6 +155,17 @@ class RateLimitRetry(_InjectedSleep, RateLimitErrorRetryHandler):
         return retry_after(response) + random.random()
 
 
+def _seconds(headers: Mapping[str, Any]) -> float:
+    """Retry-After from a response's headers (60 s when it is missing or unreadable)."""
+    for name, value in headers.items():
+        if name.lower() == "retry-after" and value:
+            try:
+                return max(0.0, float(value[0] if isinstance(value, list) else value))
+            except ValueError:
+                break
+    return 60.0
+
+
 def retry_after(response: HttpResponse) -> float:
     """Seconds from the Retry-After header (1 if missing or unreadable, as the library assumes)."""
     for name, values in response.headers.items():
@@ -196,6 +207,7 @@ class SlackResult:
     ts: str | None = None  # Slack's id of the posted message, for threading and audit
     error: str | None = None
     permanent: bool = False
+    retry_after: float | None = None  # seconds Slack asked us to wait (a 429 not waited out)
 
 
 def failure(error: str, channel: str | None = None) -> SlackResult:
@@ -329,6 +341,10 @@ class SlackTransport:
         # message Slack echoed back.
         if isinstance(exc, SlackApiError):
             result = failure(api_error_code(exc), channel)
+            response = exc.response
+            if getattr(response, "status_code", None) == 429:
+                headers = dict(getattr(response, "headers", None) or {})
+                result = replace(result, retry_after=_seconds(headers))
         elif isinstance(exc, OSError):  # refused, reset, timed out: worth another try later
             result = failure(f"network: {type(exc).__name__}", channel)
         else:

@@ -128,30 +128,37 @@ def derived_status(action: c.Action, rows: list[MilestoneRow], kind: str) -> str
 def store_plan(
     session: Session, plan: c.Plan, now: datetime, imported_from: str | None = None
 ) -> LoadReport:
-    """Writes `plan` into the session's transaction; the caller commits or rolls back."""
+    """Writes `plan` into the session's transaction; the caller commits or rolls back.
+
+    What a file does not say is kept: a plan read from a table (an edited export, a
+    spreadsheet) carries no governance, layout, RAG definitions or sections, and importing it
+    must not wipe those from the plan already stored."""
     report = LoadReport(plan.id)
     resolver = Resolver(session)
     row = session.get(m.Plan, plan.id) or m.Plan(id=plan.id, title=plan.title)
-    row.title, row.version, row.source, row.layout = (
-        plan.title,
-        plan.version,
-        plan.source,
-        plan.layout,
-    )
+    row.title, row.version, row.source = plan.title, plan.version, plan.source
+    row.layout = plan.layout or row.layout
     row.as_of = plan.as_of.iso() if plan.as_of else None
-    row.rag_definitions = {str(k): v for k, v in plan.rag_definitions.items()}
+    if plan.rag_definitions or not row.rag_definitions:
+        row.rag_definitions = {str(k): v for k, v in plan.rag_definitions.items()}
     row.notes = list(plan.notes)
     row.imported_from, row.imported_at = imported_from, now
     session.add(row)
     session.flush()
 
-    _store_governance(session, plan, resolver)
-    sections = _store_sections(session, plan)
+    if any(plan.governance.model_dump().values()):
+        _store_governance(session, plan, resolver)
+    keep_sections = not plan.sections
+    sections = {} if keep_sections else _store_sections(session, plan)
     existing = {a.ref: a for a in session.exec(select(m.Action).where(m.Action.plan_id == plan.id))}
     seen: set[str] = set()
     for position, (path, action) in enumerate(plan.iter_actions(), start=1):
-        section_id = sections[path[-1].number] if path else None
         stored = existing.get(action.ref)
+        section_id: int | None
+        if path:
+            section_id = sections[path[-1].number]
+        else:
+            section_id = stored.section_id if keep_sections and stored else None
         if stored is None:
             report.added += 1
         else:
@@ -163,7 +170,8 @@ def store_plan(
             stored.status = "withdrawn"
             session.add(stored)
             report.withdrawn.append(ref)
-    _drop_stale_sections(session, plan.id, set(sections.values()))
+    if not keep_sections:
+        _drop_stale_sections(session, plan.id, set(sections.values()))
     session.flush()
     return report
 
