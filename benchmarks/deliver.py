@@ -1,0 +1,101 @@
+"""Delivering queued reminders over SMTP, against plain smtplib sending the same messages.
+
+The database holds COUNT rendered reminders queued by benchmarks/messages.py. Timed: `deliver()`
+with an `SmtpTransport` to the sink on loopback (benchmarks/sink.py, its own process), called
+again and again as the daemon would until no row is pending (each call claims one batch).
+Baseline: the same messages, read from the outbox as bytes beforehand, sent with
+`smtplib.SMTP.sendmail` over one connection to the same sink.
+
+    python -m benchmarks.deliver URL COUNT SINK_PORT
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from benchmarks.common import MAIL_FROM, NOW, backend_of, emit
+
+
+def prebuilt(engine: Any) -> list[tuple[str, bytes]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT recipient, payload FROM outbox "
+                "WHERE channel = 'email' AND status = 'pending' ORDER BY id"
+            )
+        ).fetchall()
+    return [(r, p.encode("utf-8")) for r, p in rows]
+
+
+def plain_smtplib(port: int, messages: list[tuple[str, bytes]]) -> float:
+    started = time.perf_counter()
+    smtp = smtplib.SMTP("127.0.0.1", port, local_hostname="baseline.bench")
+    smtp.ehlo()
+    for recipient, data in messages:
+        smtp.sendmail(MAIL_FROM, [recipient], data)
+    smtp.quit()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("count", type=int)
+    parser.add_argument("port", type=int)
+    parser.add_argument("--batch-size", type=int, default=200, help="deliver()'s default")
+    args = parser.parse_args(argv)
+
+    from bot.db import make_engine
+    from bot.delivery import Transports, deliver
+    from bot.notify.email import SmtpConfig, SmtpTransport
+
+    engine = make_engine(args.url)
+    messages = prebuilt(engine)
+    cpu = time.process_time()
+    baseline = plain_smtplib(args.port, messages)
+    baseline_cpu = time.process_time() - cpu
+
+    transport = SmtpTransport(
+        SmtpConfig("127.0.0.1", args.port, "none", timeout=30, local_hostname="actionbot.bench")
+    )
+    transports = Transports(email=transport)
+    sent = failed = calls = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    while True:
+        report = deliver(engine, transports, NOW, batch_size=args.batch_size)
+        calls += 1
+        sent += report.sent
+        failed += report.failed + report.retrying
+        if not (report.sent or report.failed or report.retrying):
+            break
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    if sent != len(messages):
+        raise SystemExit(f"deliver sent {sent} of {len(messages)} ({failed} failed)")
+    emit(
+        "deliver",
+        len(messages),
+        backend_of(args.url),
+        seconds,
+        baseline,
+        notes={
+            "messages_per_second": round(sent / seconds, 1),
+            "baseline_messages_per_second": round(len(messages) / baseline, 1),
+            # this process's CPU time (the sink's is not counted): steadier on a shared machine
+            "cpu_seconds": round(cpu, 2),
+            "baseline_cpu_seconds": round(baseline_cpu, 3),
+            "deliver_calls": calls,
+            "batch_size": args.batch_size,
+            "mean_payload_bytes": sum(len(d) for _, d in messages) // max(len(messages), 1),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

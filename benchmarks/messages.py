@@ -1,0 +1,121 @@
+"""A database holding COUNT reminders queued in the outbox the way a tick queues them, for the
+delivery and inbound measurements.
+
+Synthetic plans with 3 actions per reminder and COUNT·1.25 leads (each leading neighbouring
+actions) are generated; then one `RemindLead` per lead (about one of the lead's open actions;
+for three leads in ten, two or three; each with the reason `needs_update` gives) goes through
+`bot.chasing.store_decisions`, which renders each reminder, signs its reply tokens and stores
+the outbox row and the audit events, in one transaction, as `tick` does (given only the plans
+each reminder is about; see below). The time store_decisions took is printed (it is not one
+of the four figures).
+
+    python -m benchmarks.messages URL COUNT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import AS_OF, NOW, RULES, bench_settings
+
+
+def queue_reminders(url: str, count: int) -> dict[str, float]:
+    from benchmarks.generate import Shape, generate
+    from bot.chase_state import load_state
+    from bot.chasing import store_decisions
+    from bot.db import make_engine, session
+    from bot.engine import Ask, Decisions, RemindLead, needs_update
+    from bot.rules import load_rules
+    from bot.store import load_plans
+
+    engine = make_engine(url)
+    generate(engine, Shape(size=3 * count, leads=count * 5 // 4, as_of=AS_OF, local_leads=True))
+    loaded = load_rules(RULES)
+    rules = loaded.rules
+    settings = bench_settings(url, Path(tempfile.gettempdir()) / "actionbot-bench-outbox")
+    with session(engine) as s, s.begin():
+        plans = load_plans(s)
+        state = load_state(s, plans)
+        with_email = {
+            lead.reaches.key
+            for plan in plans
+            for action in plan.actions
+            for lead in action.leads
+            if lead.reaches is not None and lead.reaches.email
+        }
+        asks: dict[str, list[Ask]] = {}
+        leads = {}
+        for action in state.actions:
+            if action.status not in ("open", "ongoing"):
+                continue
+            calendar = rules.working_calendar(action.plan_id)
+            need = needs_update(action, rules, calendar, calendar.today(NOW))
+            for lead in action.leads[:1]:  # its first lead: next to their other actions
+                if lead.key not in with_email or len(asks.get(lead.key, ())) >= _cap(lead.key):
+                    continue
+                leads[lead.key] = lead
+                asks.setdefault(lead.key, []).append(
+                    Ask(
+                        action.id,
+                        action.ref,
+                        action.plan_id,
+                        need.reason if need else "quiet",
+                        need.due if need else None,
+                        need.milestone if need else None,
+                        need.days_overdue if need else None,
+                        action.chase.level,
+                    )
+                )
+        keys = sorted(asks)[:count]
+        if len(keys) < count:
+            raise SystemExit(f"only {len(keys)} leads with an address and an open action")
+        # Given every plan, compose_reminder indexes all actions of all plans again for each
+        # reminder (compose._places): quadratic, more than an hour for 10k reminders over 30k
+        # actions on this machine. So each group of reminders is given only the plans it asks
+        # about; what is rendered and stored is the same.
+        groups: dict[tuple[str, ...], list[RemindLead]] = {}
+        for k in keys:
+            reminder = RemindLead(leads[k], tuple(asks[k]))
+            groups.setdefault(tuple(sorted({a.plan_id for a in asks[k]})), []).append(reminder)
+        by_id = {p.id: p for p in plans}
+        started = time.perf_counter()
+        queued = 0
+        for plan_ids, reminders in groups.items():
+            queued += store_decisions(
+                s,
+                Decisions(reminders=tuple(reminders)),
+                [by_id[i] for i in plan_ids],
+                state,
+                NOW,
+                loaded,
+                settings,
+                slack=False,
+            )
+        stored = time.perf_counter() - started
+    engine.dispose()
+    return {"queued": queued, "store_decisions_seconds": round(stored, 2)}
+
+
+def _cap(key: str) -> int:
+    """How many actions a lead's reminder asks about: one for most, up to three for some."""
+    n = int(key.rsplit("-", 1)[-1]) % 10
+    return 1 if n < 7 else 2 if n < 9 else 3
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("count", type=int)
+    args = parser.parse_args(argv)
+    info = queue_reminders(args.url, args.count)
+    print(f"    queued: {json.dumps(info)}", file=sys.stderr, flush=True)
+    print("QUEUED " + json.dumps(info), flush=True)
+
+
+if __name__ == "__main__":
+    main()
