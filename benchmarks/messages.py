@@ -5,9 +5,8 @@ Synthetic plans with 3 actions per reminder and COUNT·1.25 leads (each leading 
 actions) are generated; then one `RemindLead` per lead (about one of the lead's open actions;
 for three leads in ten, two or three; each with the reason `needs_update` gives) goes through
 `bot.chasing.store_decisions`, which renders each reminder, signs its reply tokens and stores
-the outbox row and the audit events, in one transaction, as `tick` does (given only the plans
-each reminder is about; see below). The time store_decisions took is printed (it is not one
-of the four figures).
+the outbox row and the audit events, in one transaction, as `tick` does. The time
+store_decisions took is printed.
 
     python -m benchmarks.messages URL COUNT
 """
@@ -74,28 +73,11 @@ def queue_reminders(url: str, count: int) -> dict[str, float]:
         keys = sorted(asks)[:count]
         if len(keys) < count:
             raise SystemExit(f"only {len(keys)} leads with an address and an open action")
-        # Given every plan, compose_reminder indexes all actions of all plans again for each
-        # reminder (compose._places): quadratic, more than an hour for 10k reminders over 30k
-        # actions on this machine. So each group of reminders is given only the plans it asks
-        # about; what is rendered and stored is the same.
-        groups: dict[tuple[str, ...], list[RemindLead]] = {}
-        for k in keys:
-            reminder = RemindLead(leads[k], tuple(asks[k]))
-            groups.setdefault(tuple(sorted({a.plan_id for a in asks[k]})), []).append(reminder)
-        by_id = {p.id: p for p in plans}
+        reminders = tuple(RemindLead(leads[k], tuple(asks[k])) for k in keys)
         started = time.perf_counter()
-        queued = 0
-        for plan_ids, reminders in groups.items():
-            queued += store_decisions(
-                s,
-                Decisions(reminders=tuple(reminders)),
-                [by_id[i] for i in plan_ids],
-                state,
-                NOW,
-                loaded,
-                settings,
-                slack=False,
-            )
+        queued = store_decisions(
+            s, Decisions(reminders=reminders), NOW, loaded, settings, slack=False
+        )
         stored = time.perf_counter() - started
     engine.dispose()
     return {"queued": queued, "store_decisions_seconds": round(stored, 2)}

@@ -98,11 +98,9 @@ def tick(
 ) -> TickResult:
     """One evaluation at `now`: decide, store, and (unless `send` is False) deliver."""
     with session(engine) as s, s.begin():
-        plans = load_plans(s)
-        state = load_state(s, plans)
-        decisions = decide(state, loaded.rules, now)
+        decisions = decide(load_state(s), loaded.rules, now)
         queued = store_decisions(
-            s, decisions, plans, state, now, loaded, settings, slack=transports.slack is not None
+            s, decisions, now, loaded, settings, slack=transports.slack is not None
         )
     report = deliver(engine, transports, now) if send else None
     log.info(
@@ -123,16 +121,20 @@ def tick(
 def store_decisions(
     s: Session,
     decisions: Decisions,
-    plans: list[PlanView],
-    state: State,
     now: datetime,
     loaded: LoadedRules,
     settings: Settings,
     *,
     slack: bool,
 ) -> int:
+    """Stores the audit events and the rendered outbox rows for `decisions`, reading from the
+    database whatever the messages show."""
     mail = settings.mail
     assert mail is not None
+    if not decisions:
+        return 0
+    plans = load_plans(s)
+    state = load_state(s, plans)
     at = now.astimezone(UTC)
     queued = 0
     reaches = _reaches(plans)
