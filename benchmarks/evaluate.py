@@ -1,7 +1,9 @@
 """The evaluation cycle against one bare SQL query selecting the same due actions.
 
 Timed: what `actionbot tick --dry-run` does before it prints (bot/cli.py `tick`): the schema
-check, `load_plans`, `load_state` and `decide` at a fixed moment. Baseline: one SQL query on the
+check, the check that there are plans, the streamed evaluation (bot/engine_input.py `evaluate`:
+the actions read in keyset chunks with Core rows and decided chunk by chunk) at a fixed moment,
+and reading the titles of the actions the reminders ask about. Baseline: one SQL query on the
 same database selecting the open actions that need an update (an undone milestone, or the
 action's own deadline, due within 5 working days, or no progress for 6 weeks), all rows fetched.
 
@@ -46,28 +48,27 @@ def bare_query(engine: Any) -> int:
 
 
 def evaluation(engine: Any, loaded: Any, phases: dict[str, float]) -> Any:
-    """tick --dry-run's path (bot/cli.py): _plans() opens one session, load_state another."""
-    from bot.chase_state import load_state
+    """tick --dry-run's path (bot/cli.py): schema check, plans present, evaluate, titles."""
+    from bot.cli import _batches, _titles
     from bot.db import create_schema, session
-    from bot.engine import decide
-    from bot.store import load_plans
+    from bot.engine_input import evaluate
+    from bot.store import plan_ids
 
     t0 = time.perf_counter()
     create_schema(engine)
+    with session(engine) as s:
+        assert plan_ids(s)
     t1 = time.perf_counter()
     with session(engine) as s:
-        plans = load_plans(s)
-    t2 = time.perf_counter()
-    with session(engine) as s:
-        state = load_state(s, plans)
+        decisions = evaluate(s, loaded.rules, NOW)
+        t2 = time.perf_counter()
+        for batch in _batches(decisions.reminders):  # as _print_decisions reads them
+            _titles(s, {a.action_id for r in batch for a in r.asks})
     t3 = time.perf_counter()
-    decisions = decide(state, loaded.rules, NOW)
-    t4 = time.perf_counter()
     for name, seconds in (
         ("schema_check", t1 - t0),
-        ("load_plans", t2 - t1),
-        ("load_state", t3 - t2),
-        ("decide", t4 - t3),
+        ("evaluate", t2 - t1),
+        ("titles", t3 - t2),
     ):
         phases[name] = min(phases.get(name, seconds), seconds)
     return decisions

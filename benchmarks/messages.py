@@ -19,68 +19,74 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import AS_OF, NOW, RULES, bench_settings
 
 
 def queue_reminders(url: str, count: int) -> dict[str, float]:
     from benchmarks.generate import Shape, generate
-    from bot.chase_state import load_state
     from bot.chasing import store_decisions
     from bot.db import make_engine, session
-    from bot.engine import Ask, Decisions, RemindLead, needs_update
     from bot.rules import load_rules
-    from bot.store import load_plans
 
     engine = make_engine(url)
     generate(engine, Shape(size=3 * count, leads=count * 5 // 4, as_of=AS_OF, local_leads=True))
     loaded = load_rules(RULES)
-    rules = loaded.rules
     settings = bench_settings(url, Path(tempfile.gettempdir()) / "actionbot-bench-outbox")
     with session(engine) as s, s.begin():
-        plans = load_plans(s)
-        state = load_state(s, plans)
-        with_email = {
-            lead.reaches.key
-            for plan in plans
-            for action in plan.actions
-            for lead in action.leads
-            if lead.reaches is not None and lead.reaches.email
-        }
-        asks: dict[str, list[Ask]] = {}
-        leads = {}
-        for action in state.actions:
-            if action.status not in ("open", "ongoing"):
-                continue
-            calendar = rules.working_calendar(action.plan_id)
-            need = needs_update(action, rules, calendar, calendar.today(NOW))
-            for lead in action.leads[:1]:  # its first lead: next to their other actions
-                if lead.key not in with_email or len(asks.get(lead.key, ())) >= _cap(lead.key):
-                    continue
-                leads[lead.key] = lead
-                asks.setdefault(lead.key, []).append(
-                    Ask(
-                        action.id,
-                        action.ref,
-                        action.plan_id,
-                        need.reason if need else "quiet",
-                        need.due if need else None,
-                        need.milestone if need else None,
-                        need.days_overdue if need else None,
-                        action.chase.level,
-                    )
-                )
-        keys = sorted(asks)[:count]
-        if len(keys) < count:
-            raise SystemExit(f"only {len(keys)} leads with an address and an open action")
-        reminders = tuple(RemindLead(leads[k], tuple(asks[k])) for k in keys)
+        decisions = reminder_decisions(s, count, loaded)
         started = time.perf_counter()
-        queued = store_decisions(
-            s, Decisions(reminders=reminders), NOW, loaded, settings, slack=False
-        )
+        queued = store_decisions(s, decisions, NOW, loaded, settings, slack=False)
         stored = time.perf_counter() - started
     engine.dispose()
     return {"queued": queued, "store_decisions_seconds": round(stored, 2)}
+
+
+def reminder_decisions(s: Any, count: int, loaded: Any) -> Any:
+    """`count` reminders, one per lead with an address: the `Decisions` queue_reminders stores
+    (benchmarks/deliver.py makes them again, to time storing them)."""
+    from bot.chase_state import load_state
+    from bot.engine import Ask, Decisions, RemindLead, needs_update
+    from bot.store import load_plans
+
+    rules = loaded.rules
+    plans = load_plans(s)
+    state = load_state(s, plans)
+    with_email = {
+        lead.reaches.key
+        for plan in plans
+        for action in plan.actions
+        for lead in action.leads
+        if lead.reaches is not None and lead.reaches.email
+    }
+    asks: dict[str, list[Ask]] = {}
+    leads = {}
+    for action in state.actions:
+        if action.status not in ("open", "ongoing"):
+            continue
+        calendar = rules.working_calendar(action.plan_id)
+        need = needs_update(action, rules, calendar, calendar.today(NOW))
+        for lead in action.leads[:1]:  # its first lead: next to their other actions
+            if lead.key not in with_email or len(asks.get(lead.key, ())) >= _cap(lead.key):
+                continue
+            leads[lead.key] = lead
+            asks.setdefault(lead.key, []).append(
+                Ask(
+                    action.id,
+                    action.ref,
+                    action.plan_id,
+                    need.reason if need else "quiet",
+                    need.due if need else None,
+                    need.milestone if need else None,
+                    need.days_overdue if need else None,
+                    action.chase.level,
+                )
+            )
+    keys = sorted(asks)[:count]
+    if len(keys) < count:
+        raise SystemExit(f"only {len(keys)} leads with an address and an open action")
+    return Decisions(reminders=tuple(RemindLead(leads[k], tuple(asks[k])) for k in keys))
 
 
 def _cap(key: str) -> int:

@@ -8,6 +8,7 @@ the board is shown happened and what the engine acts on can never disagree.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session, col, func, select
@@ -29,7 +30,7 @@ def load_state(session: Session, plans: list[PlanView] | None = None) -> State:
         plan_start = PartialDate.parse(plan.as_of).last_day() if plan.as_of else None
         for a in plan.actions:
             actions.append(action_state(a, chases.get(a.id, Chase()), plan_start))
-    return State(tuple(actions), _digests_last_sent(session))
+    return State(tuple(actions), digests_last_sent(session))
 
 
 def action_state(a: ActionView, chase: Chase, plan_date: date | None) -> ActionState:
@@ -59,15 +60,26 @@ def action_state(a: ActionView, chase: Chase, plan_date: date | None) -> ActionS
     )
 
 
-def _chases(session: Session) -> dict[int, Chase]:
+def chases_for(session: Session, action_ids: Iterable[int]) -> dict[int, Chase]:
+    """The chase state of the given actions only (those with none are left out)."""
+    ids = sorted(set(action_ids))
+    found: dict[int, Chase] = {}
+    for start in range(0, len(ids), _CHUNK):
+        found.update(_chases(session, ids[start : start + _CHUNK]))
+    return found
+
+
+_CHUNK = 500  # ids per `IN (...)`
+
+
+def _chases(session: Session, action_ids: Sequence[int] | None = None) -> dict[int, Chase]:
     """Per action: level and since when, reminders since the last progress, snooze."""
+    progress_query = select(m.ProgressEntry.action_id, func.max(m.ProgressEntry.recorded_at))
+    if action_ids is not None:
+        progress_query = progress_query.where(col(m.ProgressEntry.action_id).in_(action_ids))
     progress_at: dict[int, datetime] = {
         action_id: at
-        for action_id, at in session.exec(
-            select(m.ProgressEntry.action_id, func.max(m.ProgressEntry.recorded_at)).group_by(
-                col(m.ProgressEntry.action_id)
-            )
-        )
+        for action_id, at in session.exec(progress_query.group_by(col(m.ProgressEntry.action_id)))
     }
     events: dict[int, list[m.AuditEvent]] = defaultdict(list)
     query = (
@@ -78,6 +90,8 @@ def _chases(session: Session) -> dict[int, Chase]:
         )
         .order_by(col(m.AuditEvent.at), col(m.AuditEvent.id))
     )
+    if action_ids is not None:
+        query = query.where(col(m.AuditEvent.action_id).in_(action_ids))
     for event in session.exec(query):
         events[event.action_id].append(event)  # type: ignore[index]
 
@@ -110,7 +124,7 @@ def _chases(session: Session) -> dict[int, Chase]:
     return chases
 
 
-def _digests_last_sent(session: Session) -> dict[str, datetime]:
+def digests_last_sent(session: Session) -> dict[str, datetime]:
     rows = session.exec(
         select(m.AuditEvent.detail, func.max(m.AuditEvent.at))
         .where(m.AuditEvent.kind == "digest")

@@ -12,37 +12,41 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
+from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot import models as m
-from bot.chase_state import load_state
+from bot.chase_state import chases_for, load_state
 from bot.compose import (
     DigestSnapshot,
-    chases_by_action,
+    Place,
     compose_chair_summary,
     compose_digest,
     compose_reminder,
+    places,
 )
 from bot.db import session
-from bot.delivery import DeliveryReport, Transports, deliver, email_payload, slack_payload
-from bot.engine import Chase, Decisions, DigestKind, RemindLead, SendDigest, State, decide
+from bot.delivery import DeliveryReport, Transports, deliver, slack_payload
+from bot.engine import Chase, Decisions, DigestKind, RemindLead, SendDigest, State
+from bot.engine_input import evaluate
 from bot.inbound.digest_notes import proposed_dates_since, set_aside_since
 from bot.notify.content import ChairSummary, Digest, Recipient
 from bot.notify.email import (
     OutboxDirTransport,
     SmtpConfig,
     SmtpTransport,
-    build_email,
+    email_text,
     make_message_id,
 )
-from bot.notify.render import render
+from bot.notify.render import forget_templates, render
 from bot.notify.slack import SlackTransport, make_client
 from bot.notify.slack_blocks import chair_summary_blocks, digest_blocks, reminder_blocks
 from bot.rules import LoadedRules
 from bot.settings import MailSettings, Settings
-from bot.store import PlanView, Reach, load_plans
+from bot.store import PlanView, Reach, load_actions, load_for_digests, load_plans
 from bot.web.update_links import update_link_maker
 
 log = logging.getLogger(__name__)
@@ -96,9 +100,12 @@ def tick(
     *,
     send: bool = True,
 ) -> TickResult:
-    """One evaluation at `now`: decide, store, and (unless `send` is False) deliver."""
+    """One evaluation at `now`: decide, store, and (unless `send` is False) deliver.
+
+    The actions are read and decided a chunk at a time (bot/engine_input.py), so a run at a
+    million actions holds their decisions, not the plans."""
     with session(engine) as s, s.begin():
-        decisions = decide(load_state(s), loaded.rules, now)
+        decisions = evaluate(s, loaded.rules, now)
         queued = store_decisions(
             s, decisions, now, loaded, settings, slack=transports.slack is not None
         )
@@ -128,24 +135,48 @@ def store_decisions(
     slack: bool,
 ) -> int:
     """Stores the audit events and the rendered outbox rows for `decisions`, reading from the
-    database whatever the messages show."""
+    database whatever the messages show: for reminders, the actions they ask about (and their
+    chase state) only."""
     mail = settings.mail
     assert mail is not None
     if not decisions:
         return 0
-    plans = load_plans(s)
-    state = load_state(s, plans)
+    forget_templates()  # templates edited since the last tick are read again
     at = now.astimezone(UTC)
     queued = 0
-    reaches = _reaches(plans)
-    person_ids = {p.key: p.id for p in s.exec(select(m.Person)) if p.id is not None}
-    by_id = {p.id: p for p in plans}
-    chases = chases_by_action(state)
-    update_link = update_link_maker(settings.web, now)
-    for decision in decisions.reminders:
-        queued += _store_reminder(
-            s, decision, by_id, reaches, person_ids, chases, now, loaded, mail, slack, update_link
-        )
+    if decisions.digests:
+        # Read before this run stores anything, so digests show the chase as it stood (this
+        # run's reminders and escalations are not counted yet). What digests show, without
+        # texts: every open action, and those the previous ones listed (to say why they left).
+        previous = {d.kind: _previous_snapshot(s, d.kind) for d in decisions.digests}
+        also = {key for snapshot in previous.values() if snapshot for key in snapshot.actions}
+        views, counts = load_for_digests(s, also)
+        digest_chases = chases_for(s, [a.id for plan in views for a in plan.actions])
+    if decisions.reminders:
+        reminded = {ask.action_id for d in decisions.reminders for ask in d.asks}
+        plans = load_actions(s, reminded)
+        reaches = _reaches(plans)
+        lead_keys = sorted({d.lead.key for d in decisions.reminders})
+        person_ids = _person_ids(s, lead_keys)
+        by_id = {p.id: p for p in plans}
+        where = places(plans)
+        chases = chases_for(s, reminded)
+        update_link = update_link_maker(settings.web, now)
+        for decision in decisions.reminders:
+            queued += _store_reminder(
+                s,
+                decision,
+                by_id,
+                reaches,
+                person_ids,
+                chases,
+                now,
+                loaded,
+                mail,
+                slack,
+                update_link,
+                where,
+            )
     for e in decisions.escalations:
         s.add(
             m.AuditEvent(
@@ -171,8 +202,20 @@ def store_decisions(
             )
         )
     for d in decisions.digests:
-        queued += _store_digest(s, d, plans, state, now, loaded, mail, slack)
+        queued += _store_digest(
+            s, d, views, digest_chases, now, loaded, mail, slack, previous[d.kind], counts
+        )
     return queued
+
+
+def _person_ids(s: Session, keys: Sequence[str]) -> dict[str, int]:
+    """The people among these lead keys (a group's key finds none), by key."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        query = select(m.Person.key, m.Person.id).where(col(m.Person.key).in_(chunk))
+        found.update({key: pid for key, pid in s.exec(query) if pid is not None})
+    return found
 
 
 def _reaches(plans: Sequence[PlanView]) -> dict[str, Reach]:
@@ -197,10 +240,11 @@ def _store_reminder(
     mail: MailSettings,
     slack: bool,
     update_link: Callable[[int, int], str] | None = None,
+    where: Mapping[int, Place] | None = None,
 ) -> int:
     reach = reaches[decision.lead.key]
     key = f"reminder/{reach.key}/{now.astimezone(UTC):%Y-%m-%dT%H:%M}"
-    rows: list[m.Outbox] = []
+    rows: list[int] = []
     email_row = _outbox(s, key, "reminder", "email", reach.key, reach.email or "", now)
     content = compose_reminder(
         decision,
@@ -210,27 +254,31 @@ def _store_reminder(
         reply_base=mail.reply_address,
         secret=mail.reply_secret,
         outbox_key=key,
-        message_token_id=email_row.id,
+        message_token_id=email_row,
         person_ids=person_ids,
         chases=chases,
         update_link=update_link,
+        where=where,
     )  # type: ignore[arg-type]
     if reach.email:
         rendered = render("reminder", content)
-        message = build_email(
+        message_id = make_message_id(key, mail.domain)
+        payload = email_text(
             rendered,
             kind="reminder",
             sender=mail.sender,
             recipients=[content.recipient],
             reply_to=content.reply_address,
             sent_at=now,
-            message_id=make_message_id(key, mail.domain),
+            message_id=message_id,
         )
-        email_row.subject, email_row.payload = rendered.subject, email_payload(message)
-        email_row.message_id = str(message["Message-ID"])
+        s.connection().execute(
+            _FILL_OUTBOX,
+            {"row": email_row, "subject": rendered.subject, "payload": payload, "mid": message_id},
+        )
         rows.append(email_row)
     else:
-        s.delete(email_row)
+        s.connection().execute(_DROP_OUTBOX, {"row": email_row})
     if slack and (reach.email or reach.slack_id):
         text, blocks = reminder_blocks(content)
         rows.append(
@@ -246,45 +294,67 @@ def _store_reminder(
                 payload=slack_payload(content.recipient, None, text, blocks),
             )
         )
-    first = rows[0].id if rows else None
+    first = rows[0] if rows else None
+    events = []
     for ask in decision.asks:
         detail = ask.reason + (f", {ask.days_overdue} days overdue" if ask.days_overdue else "")
-        s.add(
-            m.AuditEvent(
-                at=now.astimezone(UTC),
-                kind="reminded",
-                action_id=ask.action_id,
-                plan_id=ask.plan_id,
-                person_key=reach.key,
-                level=ask.level.value,
-                detail=detail if rows else detail + "; no address to send to",
-                rules_version=loaded.version,
-                outbox_id=first,
-            )
+        events.append(
+            {
+                "at": now.astimezone(UTC),
+                "kind": "reminded",
+                "action_id": ask.action_id,
+                "plan_id": ask.plan_id,
+                "person_key": reach.key,
+                "level": ask.level.value,
+                "detail": detail if rows else detail + "; no address to send to",
+                "rules_version": loaded.version,
+                "outbox_id": first,
+            }
         )
+    if events:
+        s.connection().execute(_AUDIT, events)
     return len(rows)
+
+
+class _Unread:
+    """`previous` not read yet."""
+
+
+_UNREAD = _Unread()
 
 
 def _store_digest(
     s: Session,
     d: SendDigest,
     plans: list[PlanView],
-    state: State,
+    state: State | Mapping[int, Chase],
     now: datetime,
     loaded: LoadedRules,
     mail: MailSettings,
     slack: bool,
+    previous: DigestSnapshot | None | _Unread = _UNREAD,
+    progress_counts: Mapping[int, int] | None = None,
 ) -> int:
+    """`state` and `progress_counts` as bot/compose.py `compose_digest` takes them; `previous`
+    the last snapshot of this kind, when the caller has read it already."""
     kind: DigestKind = d.kind
     message_kind = _MESSAGE_KIND[kind]
     key = f"{message_kind}/{d.due_at.astimezone(UTC):%Y-%m-%dT%H:%M}"
     recipients = _governance_recipients(plans, _DIGEST_LEVEL[kind])
-    previous = _previous_snapshot(s, kind)
+    if isinstance(previous, _Unread):
+        previous = _previous_snapshot(s, kind)
     calendar = loaded.rules.working_calendar()
     content: ChairSummary | Digest
     if kind == "chair":
         content, snapshot = compose_chair_summary(
-            plans, state, now, recipients=recipients, previous=previous, key=key, calendar=calendar
+            plans,
+            state,
+            now,
+            recipients=recipients,
+            previous=previous,
+            key=key,
+            calendar=calendar,
+            progress_counts=progress_counts,
         )
         text, blocks = chair_summary_blocks(content)
     else:
@@ -300,20 +370,22 @@ def _store_digest(
             calendar=calendar,
             proposed_dates=proposed_dates_since(s, since) if kind == "operational" else (),
             set_aside=set_aside_since(s, since) if kind == "operational" else (),
+            progress_counts=progress_counts,
         )
         text, blocks = digest_blocks(content)
     rendered = render(message_kind, content)
     rows = []
     addressed = [r for r in recipients if r.email]
     if addressed:
-        message = build_email(
+        message_id = make_message_id(key, mail.domain)
+        payload = email_text(
             rendered,
             kind=message_kind,
             sender=mail.sender,
             recipients=addressed,
             reply_to=None,
             sent_at=now,
-            message_id=make_message_id(key, mail.domain),
+            message_id=message_id,
         )
         rows.append(
             _outbox(
@@ -325,8 +397,8 @@ def _store_digest(
                 ", ".join(r.email or "" for r in addressed),
                 now,
                 subject=rendered.subject,
-                payload=email_payload(message),
-                message_id=str(message["Message-ID"]),
+                payload=payload,
+                message_id=message_id,
             )
         )
     channel = getattr(loaded.rules.digests, kind).slack_channel
@@ -351,7 +423,7 @@ def _store_digest(
             detail=kind,
             data=snapshot.to_json(),
             rules_version=loaded.version,
-            outbox_id=rows[0].id if rows else None,
+            outbox_id=rows[0] if rows else None,
         )
     )
     return len(rows)
@@ -396,21 +468,42 @@ def _outbox(
     subject: str = "",
     payload: str = "",
     message_id: str | None = None,
-) -> m.Outbox:
-    row = m.Outbox(
-        key=key,
-        kind=kind,
-        channel=channel,
-        recipient_key=recipient_key,
-        recipient=recipient,
-        subject=subject,
-        payload=payload,
-        message_id=message_id,
-        created_at=now.astimezone(UTC),
+) -> int:
+    """Stores an outbox row at once (a reminder's Reply-To is signed with its id)."""
+    row_id = (
+        s.connection()
+        .execute(
+            _NEW_OUTBOX,
+            {
+                "key": key,
+                "kind": kind,
+                "channel": channel,
+                "recipient_key": recipient_key,
+                "recipient": recipient,
+                "subject": subject,
+                "payload": payload,
+                "message_id": message_id,
+                "created_at": now.astimezone(UTC),
+                "status": "pending",
+                "attempts": 0,
+            },
+        )
+        .scalar_one()
     )
-    s.add(row)
-    s.flush()
-    return row
+    return int(row_id)
+
+
+# Statements built once: a tick may store thousands of rows, and building a statement each
+# time cost more than running it.
+_OUTBOX = cast(Table, m.Outbox.__table__)  # type: ignore[attr-defined]
+_NEW_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_FILL_OUTBOX = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row"))
+    .values(subject=bindparam("subject"), payload=bindparam("payload"), message_id=bindparam("mid"))
+)
+_DROP_OUTBOX = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("row"))
+_AUDIT = insert(cast(Table, m.AuditEvent.__table__))  # type: ignore[attr-defined]
 
 
 def send_digest_now(

@@ -22,7 +22,8 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
+from sqlalchemy import Integer, bindparam, func
+from sqlmodel import Session, col, select
 
 from bot import models as m
 from bot import quality
@@ -34,14 +35,15 @@ from bot.db import (
     make_engine,
     session,
 )
-from bot.engine import Decisions, State, decide
+from bot.engine import Decisions, RemindLead, State
+from bot.engine_input import evaluate
 from bot.export_json import export_plans
 from bot.importing import import_files
 from bot.plans.partial_date import PartialDate
 from bot.rules import Level, LoadedRules, Rules, describe_ladder, load_rules
 from bot.settings import Settings, SettingsError, configure_logging, load_settings
 from bot.status import StatusRow, status_rows
-from bot.store import PlanView, load_plans
+from bot.store import PlanView, load_plans, plan_ids
 from bot.yamlfile import InputFileError
 
 if TYPE_CHECKING:
@@ -510,18 +512,22 @@ def tick(
     settings = _settings()
     loaded = _rules(settings)
     now = _moment(as_of, settings, loaded.rules)
-    plans = _plans(settings.database_url, None)
     engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with session(engine) as s:
+        if not plan_ids(s):
+            _fail("the database holds no plans yet: run `actionbot init` (or `actionbot import`)")
     if dry_run:
+        # the same streamed evaluation a tick runs, without storing
         with session(engine) as s:
-            state = load_state(s, plans)
-        _print_decisions(decide(state, loaded.rules, now), plans, now, loaded)
+            _print_decisions(s, evaluate(s, loaded.rules, now), now, loaded)
         return
     from bot.chasing import tick as run_tick
     from bot.chasing import transports_for
 
     result = run_tick(engine, loaded, settings, now, transports_for(settings))
-    _print_decisions(result.decisions, plans, now, loaded)
+    with session(engine) as s:
+        _print_decisions(s, result.decisions, now, loaded)
     report = result.delivery
     assert report is not None
     out.print(
@@ -579,24 +585,23 @@ def digest(
         _say_where(settings)
 
 
-def _print_decisions(
-    decisions: Decisions, plans: list[PlanView], now: datetime, loaded: LoadedRules
-) -> None:
+def _print_decisions(s: Session, decisions: Decisions, now: datetime, loaded: LoadedRules) -> None:
     local = loaded.rules.working_calendar().local(now)
     out.print(f"As at {local:%a %d %b %Y %H:%M %Z} under rules {loaded.version}:", highlight=False)
-    titles = {(p.id, a.ref): a.title for p in plans for a in p.actions}
     if not decisions:
         out.print("  nothing to do")
-    for r in decisions.reminders:
-        out.print(f"  remind {r.lead.name} about {len(r.asks)} action(s):", highlight=False)
-        for a in r.asks:
-            when = f", due {a.due:%d %b %Y}" if a.due else ""
-            late = f", {a.days_overdue} days overdue" if a.days_overdue else ""
-            out.print(
-                f"    {a.plan_id} {a.ref} — {titles[(a.plan_id, a.ref)]} ({a.reason}{when}{late})",
-                highlight=False,
-                markup=False,
-            )
+    for batch in _batches(decisions.reminders):
+        titles = _titles(s, {a.action_id for r in batch for a in r.asks})
+        for r in batch:
+            out.print(f"  remind {r.lead.name} about {len(r.asks)} action(s):", highlight=False)
+            for a in r.asks:
+                when = f", due {a.due:%d %b %Y}" if a.due else ""
+                late = f", {a.days_overdue} days overdue" if a.days_overdue else ""
+                out.print(
+                    f"    {a.plan_id} {a.ref} — {titles[a.action_id]} ({a.reason}{when}{late})",
+                    highlight=False,
+                    markup=False,
+                )
     for e in decisions.escalations:
         out.print(
             f"  escalate {e.plan_id} {e.ref} from {e.from_level.value} to "
@@ -611,6 +616,38 @@ def _print_decisions(
         )
     for d in decisions.digests:
         out.print(f"  send the {d.kind} digest (due {d.due_at:%a %d %b %H:%M})", highlight=False)
+
+
+_TITLES_AT_ONCE = 5000
+
+
+def _batches(reminders: tuple[RemindLead, ...]) -> Iterator[tuple[RemindLead, ...]]:
+    """Reminders a few thousand asks at a time: only their actions' titles are read and held."""
+    start, asks = 0, 0
+    for i, r in enumerate(reminders):
+        if asks and asks + len(r.asks) > _TITLES_AT_ONCE:
+            yield reminders[start:i]
+            start, asks = i, 0
+        asks += len(r.asks)
+    if start < len(reminders):
+        yield reminders[start:]
+
+
+def _titles(s: Session, action_ids: set[int]) -> dict[int, str]:
+    """The titles of only these actions. PostgreSQL gets the ids as one array (`= ANY`): a
+    list of thousands of bound ids costs it more to plan than to answer."""
+    ids = sorted(action_ids)
+    listed: Any = col(m.Action.id).in_(bindparam("ids", expanding=True))
+    if s.connection().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        listed = col(m.Action.id) == func.any(bindparam("ids", type_=ARRAY(Integer)))
+    query = select(m.Action.id, m.Action.title).where(listed)
+    titles: dict[int, str] = {}
+    for i in range(0, len(ids), _TITLES_AT_ONCE):
+        rows = s.connection().execute(query, {"ids": ids[i : i + _TITLES_AT_ONCE]})
+        titles.update((action_id, title) for action_id, title in rows)
+    return titles
 
 
 def _one_action(s: Session, ref: str, plan: str | None) -> m.Action:

@@ -51,6 +51,7 @@ __all__ = [
     "compose_reminder",
     "latest_progress",
     "organisation",
+    "places",
     "snapshot_key",
 ]
 
@@ -177,6 +178,7 @@ def compose_reminder(
     person_ids: Mapping[str, int] = _NO_IDS,
     chases: Mapping[int, Chase] = _NO_CHASES,
     update_link: Callable[[int, int], str] | None = None,
+    where: Mapping[int, Place] | None = None,
 ) -> Reminder:
     """One reminder listing every action the decision asks the lead about.
 
@@ -186,11 +188,13 @@ def compose_reminder(
     to it is matched without trusting the subject; the message's Reply-To is signed with
     `message_token_id` (the outbox row) when the runner has one. `update_link(action id,
     person id)` makes each action's web update link (bot/web/update_links.py), for a lead who
-    is a known person, when the web app has an address.
+    is a known person, when the web app has an address. `where` is `places(plans.values())`,
+    for a caller composing many reminders from the same plans to make once.
     """
     _require_aware(now)
     person_id = person_ids.get(decision.lead.key, 0)
-    where = _places(plans.values())
+    if where is None:
+        where = places(plans.values())
     for ask in decision.asks:
         if ask.action_id not in where:
             raise ValueError(
@@ -216,7 +220,10 @@ def compose_reminder(
     )
 
 
-def _places(plans: Iterable[PlanView]) -> dict[int, tuple[tuple[int, int], PlanView, ActionView]]:
+Place = tuple[tuple[int, int], PlanView, ActionView]
+
+
+def places(plans: Iterable[PlanView]) -> dict[int, Place]:
     """Each action by id, with its place: (plan's position, action's position in the plan)."""
     return {
         action.id: ((p, a), plan, action)
@@ -272,7 +279,7 @@ def latest_progress(action: ActionView) -> ProgressView | None:
 def compose_digest(
     kind: DigestKind,
     plans: Sequence[PlanView],
-    state: State,
+    state: State | Mapping[int, Chase],
     now: datetime,
     *,
     recipients: Sequence[Recipient],
@@ -281,6 +288,7 @@ def compose_digest(
     calendar: WorkingCalendar,
     proposed_dates: Sequence[str] = (),
     set_aside: Sequence[str] = (),
+    progress_counts: Mapping[int, int] | None = None,
 ) -> tuple[Digest, DigestSnapshot]:
     """The open actions escalated to this group, and the snapshot the next digest compares with.
 
@@ -289,15 +297,20 @@ def compose_digest(
     previous digest ("new", "moved up", "updated"); with no previous digest nothing is marked,
     because everything being "new" tells a group nothing. Actions the previous digest listed
     and this one does not are listed apart, with the reason when the state tells it.
+
+    `state` may be the chases by action id alone, and `progress_counts` each action's number
+    of progress entries when the views carry only the latest (bot/store.py
+    `load_for_digests`).
     """
     today = calendar.today(now)
     levels = DIGEST_LEVELS[kind]
-    chases = chases_by_action(state)
+    chases = _chases(state)
     rows: list[tuple[DigestLine, str, SnapshotEntry]] = []
     for plan, action, chase in _open_actions(plans, chases):
         if chase.level in levels:
             line = _digest_line(plan, action, chase, today, _change(previous, action, chase))
-            rows.append((line, snapshot_key(action), _snapshot_entry(plan, action, chase, today)))
+            entry = _snapshot_entry(plan, action, chase, today, progress_counts)
+            rows.append((line, snapshot_key(action), entry))
     rows.sort(key=lambda row: _by_organisation(row[0]))
     snapshot = DigestSnapshot(now, {name: entry for _line, name, entry in rows})
     left = () if previous is None else _left_the_list(previous, snapshot, plans, chases, levels)
@@ -401,15 +414,31 @@ def _newer(latest: ProgressView | None, before_iso: str | None) -> bool:
     return latest.date.last_day() > PartialDate.parse(before_iso).last_day()
 
 
-def _snapshot_entry(plan: PlanView, action: ActionView, chase: Chase, today: date) -> SnapshotEntry:
+def _snapshot_entry(
+    plan: PlanView,
+    action: ActionView,
+    chase: Chase,
+    today: date,
+    progress_counts: Mapping[int, int] | None = None,
+) -> SnapshotEntry:
     latest = latest_progress(action)
     return SnapshotEntry(
         level=chase.level,
         last_update_iso=latest.date.iso() if latest else None,
         days_overdue=days_overdue(action, today),
-        progress_entries=len(action.progress),
+        progress_entries=_entries(action, progress_counts),
         label=_label(plan, action),
     )
+
+
+def _entries(action: ActionView, progress_counts: Mapping[int, int] | None) -> int:
+    if progress_counts is None:
+        return len(action.progress)
+    return progress_counts.get(action.id, 0)
+
+
+def _chases(state: State | Mapping[int, Chase]) -> Mapping[int, Chase]:
+    return chases_by_action(state) if isinstance(state, State) else state
 
 
 def _label(plan: PlanView, action: ActionView) -> str:
@@ -481,22 +510,24 @@ def _group_name(plans: Sequence[PlanView], level: Level) -> str:
 
 def compose_chair_summary(
     plans: Sequence[PlanView],
-    state: State,
+    state: State | Mapping[int, Chase],
     now: datetime,
     *,
     recipients: Sequence[Recipient],
     previous: DigestSnapshot | None,
     key: str,
     calendar: WorkingCalendar,
+    progress_counts: Mapping[int, int] | None = None,
 ) -> tuple[ChairSummary, DigestSnapshot]:
     """Every open action counted, the worst named, and what moved since last week's summary.
 
     Each action is counted once, under its first lead's organisation, so the organisations'
     rows add up to the total. The snapshot covers every open action, so next week can tell
-    what was completed, moved up the ladder, was updated or became overdue.
+    what was completed, moved up the ladder, was updated or became overdue. `state` and
+    `progress_counts` as for `compose_digest`.
     """
     today = calendar.today(now)
-    chases = chases_by_action(state)
+    chases = _chases(state)
     open_actions = list(_open_actions(plans, chases))
     lines = {
         snapshot_key(action): _digest_line(plan, action, chase, today)
@@ -509,7 +540,7 @@ def compose_chair_summary(
     snapshot = DigestSnapshot(
         now,
         {
-            snapshot_key(action): _snapshot_entry(plan, action, chase, today)
+            snapshot_key(action): _snapshot_entry(plan, action, chase, today, progress_counts)
             for plan, action, chase in open_actions
         },
     )
@@ -526,7 +557,9 @@ def compose_chair_summary(
         at_chair=_most_overdue_first(
             line for line in lines.values() if line.level == _LEVEL_WORD[Level.CHAIR]
         ),
-        movement=() if previous is None else _movement(previous, plans, chases, len(newly)),
+        movement=()
+        if previous is None
+        else _movement(previous, plans, chases, len(newly), progress_counts),
         sent_at=now,
         week_start=today - timedelta(days=today.weekday()),
         unrated_suggested=_count_suggested(line for line in lines.values() if not line.rag),
@@ -584,6 +617,7 @@ def _movement(
     plans: Sequence[PlanView],
     chases: Mapping[int, Chase],
     newly_overdue: int,
+    progress_counts: Mapping[int, int] | None = None,
 ) -> tuple[str, ...]:
     """Counted over the actions last week's summary had: a plan imported since is not news."""
     found = {snapshot_key(action): action for _, action in _actions(plans)}
@@ -595,7 +629,7 @@ def _movement(
         completed += action.status == "complete"
         moved_up += _RANK[chases.get(action.id, Chase()).level] > _RANK[entry.level]
         if entry.progress_entries is not None:
-            recorded += max(0, len(action.progress) - entry.progress_entries)
+            recorded += max(0, _entries(action, progress_counts) - entry.progress_entries)
     said = (
         (completed, f"{completed} action{_s(completed)} completed"),
         (moved_up, f"{moved_up} moved up the ladder"),

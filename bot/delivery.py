@@ -18,8 +18,8 @@ Temporary failures are retried with growing waits; permanent ones are not.
 
 from __future__ import annotations
 
-import email
 import email.policy
+import functools
 import json
 import logging
 import threading
@@ -27,16 +27,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from bot import models as m
 from bot.db import session
 from bot.instances import instance_for
 from bot.notify.content import Recipient
-from bot.notify.email import POLICY, SendResult, Transport
+from bot.notify.email import SendResult, StoredEmail, Transport
 from bot.notify.slack import SlackResult, SlackTransport
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,17 @@ def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        if rows:
+            # one statement for the batch, in the transaction that holds the rows' locks
+            s.execute(
+                update(m.Outbox)
+                .where(col(m.Outbox.id).in_([row.id for row in rows]))
+                .values(status="sending", claim=claim, claimed_at=_utc(now))
+                .execution_options(synchronize_session=False)
+            )
+        s.expunge_all()
         for row in rows:
             row.status, row.claim, row.claimed_at = "sending", claim, _utc(now)
-            s.add(row)
     return claim, list(rows)
 
 
@@ -182,12 +191,12 @@ def _release(engine: Engine, claim: str) -> None:
     If even that fails, the next delivery pass takes the rows back (see _active_claims)."""
     with _active_mutex:
         _active_claims.discard(claim)
-    with session(engine) as s, s.begin():
-        for row in s.exec(
-            select(m.Outbox).where(m.Outbox.claim == claim, m.Outbox.status == "sending")
-        ):
-            row.status, row.claim, row.claimed_at = "pending", None, None
-            s.add(row)
+    with engine.begin() as conn:
+        conn.execute(
+            update(m.Outbox)
+            .where(col(m.Outbox.claim) == claim, col(m.Outbox.status) == "sending")
+            .values(status="pending", claim=None, claimed_at=None)
+        )
 
 
 def _deliver_email(
@@ -197,12 +206,12 @@ def _deliver_email(
         claim, rows = _claim(engine, "email", now, limit)
         if not rows:
             return
-        messages = [email.message_from_string(r.payload, policy=POLICY) for r in rows]
+        messages = [StoredEmail.from_text(r.payload) for r in rows]
 
         def record(index: int, result: SendResult, rows: list[m.Outbox] = rows) -> None:
             _record(
                 engine,
-                rows[index].id,
+                rows[index],
                 now,
                 result.ok,
                 result.error,
@@ -212,7 +221,7 @@ def _deliver_email(
             )
 
         try:
-            transport.send_batch(messages, on_result=record)  # type: ignore[arg-type]
+            transport.send_batch(messages, on_result=record)
         finally:
             _release(engine, claim)
 
@@ -230,7 +239,7 @@ def _deliver_slack(
                 result = _send_slack(transport, payload)
                 _record(
                     engine,
-                    row.id,
+                    row,
                     now,
                     result.ok,
                     result.error,
@@ -253,7 +262,7 @@ def _send_slack(transport: SlackTransport, payload: dict[str, Any]) -> SlackResu
 
 def _record(
     engine: Engine,
-    row_id: int | None,
+    row: m.Outbox,
     now: datetime,
     ok: bool,
     error: str | None,
@@ -262,37 +271,66 @@ def _record(
     report: DeliveryReport,
     retry_after: float | None = None,
 ) -> None:
-    """`retry_after`: the service asked us to wait (a rate limit); that is waited out however
+    """`row` as this process claimed it: nobody else writes a claimed row, so its attempts
+    are as stored. One UPDATE and one INSERT, committed at once.
+
+    `retry_after`: the service asked us to wait (a rate limit); that is waited out however
     long it is, and never makes us give up on the message."""
-    with session(engine) as s, s.begin():
-        row = s.get(m.Outbox, row_id)
-        assert row is not None
-        row.claim, row.claimed_at = None, None
-        row.attempts += 1
-        if retry_after is not None and not ok:
-            row.status, row.error = "pending", error
-            wait = max(backoff(row.attempts), timedelta(seconds=retry_after))
-            row.next_attempt_at = _utc(now + wait)
-            report.retrying += 1
-            s.add(_event(row, "retrying", now, f"{error}; asked to wait {retry_after:.0f} s"))
-            s.add(row)
-            return
-        if ok:
-            row.status, row.sent_at, row.error = "sent", _utc(now), None
-            row.message_id = message_id or row.message_id
-            report.sent += 1
-            s.add(_event(row, "sent", now, None))
-        elif permanent or row.attempts >= MAX_ATTEMPTS:
-            row.status, row.error = "failed", error
-            report.failed += 1
-            report.errors.append(f"{row.kind} to {row.recipient_key or '?'}: {error}")
-            s.add(_event(row, "failed", now, error))
-        else:
-            row.status, row.error = "pending", error
-            row.next_attempt_at = _utc(now + backoff(row.attempts))
-            report.retrying += 1
-            s.add(_event(row, "retrying", now, error))
-        s.add(row)
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"claim": None, "claimed_at": None, "attempts": attempts}
+    if retry_after is not None and not ok:
+        wait = max(backoff(attempts), timedelta(seconds=retry_after))
+        values.update(status="pending", error=error, next_attempt_at=_utc(now + wait))
+        report.retrying += 1
+        event = _result_event(row, "retrying", now, f"{error}; asked to wait {retry_after:.0f} s")
+    elif ok:
+        values.update(status="sent", sent_at=_utc(now), error=None)
+        values["message_id"] = message_id or row.message_id
+        report.sent += 1
+        event = _result_event(row, "sent", now, None)
+    elif permanent or attempts >= MAX_ATTEMPTS:
+        values.update(status="failed", error=error)
+        report.failed += 1
+        report.errors.append(f"{row.kind} to {row.recipient_key or '?'}: {error}")
+        event = _result_event(row, "failed", now, error)
+    else:
+        values.update(status="pending", error=error, next_attempt_at=_utc(now + backoff(attempts)))
+        report.retrying += 1
+        event = _result_event(row, "retrying", now, error)
+    with engine.begin() as conn:
+        _store_result(conn, row.id, values, event)
+
+
+def _store_result(
+    conn: Connection, row_id: int | None, values: dict[str, Any], event: dict[str, Any]
+) -> None:
+    conn.execute(_update_for(tuple(values)), {**values, "row_id": row_id})
+    conn.execute(_INSERT_EVENT, event)
+
+
+@functools.cache
+def _update_for(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of these columns of one outbox row, built once per set of columns."""
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+def _result_event(row: m.Outbox, kind: str, now: datetime, detail: str | None) -> dict[str, Any]:
+    """`_event`'s columns, for a Core INSERT."""
+    return {
+        "at": _utc(now),
+        "kind": kind,
+        "person_key": row.recipient_key,
+        "detail": f"{row.kind} by {row.channel}" + (f": {detail}" if detail else ""),
+        "outbox_id": row.id,
+    }
+
+
+_OUTBOX = cast(Table, m.Outbox.__table__)  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(cast(Table, m.AuditEvent.__table__))  # type: ignore[attr-defined]
 
 
 def _event(row: m.Outbox, kind: str, now: datetime, detail: str | None) -> m.AuditEvent:

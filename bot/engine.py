@@ -9,13 +9,18 @@ Why the decisions come out idempotent: every rule compares `now` with state the 
 after acting (the last reminder, the level and since when, the last digest), so running twice
 at the same `now` after storing the first run's decisions decides nothing new, and a run after
 a ten-day outage decides one reminder per action, not ten.
+
+No action's decisions depend on another's, so the same deciding also runs over the plans a
+chunk at a time (`decide_part` per chunk, then `merge`): a million actions are never held at
+once, and `horizon` tells the reader which actions cannot need anything at a moment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Literal
 
 from bot.rules import Condition, DigestSchedule, InvalidTransition, Level, Rules, latest_fire
@@ -35,7 +40,9 @@ _STOPPED = ("complete", "withdrawn")
 # --- the state the engine reads ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# The values the engine reads and decides are slotted: a run at a million actions makes and keeps
+# hundreds of thousands of them, and a slotted one is a third the size.
+@dataclass(frozen=True, slots=True)
 class Lead:
     """Whoever a reminder for a lead reaches: a person, or the contact of a lead group."""
 
@@ -44,7 +51,7 @@ class Lead:
     away_until: date | None = None  # from an out-of-office reply
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deadline:
     text: str
     due: date | None
@@ -53,7 +60,7 @@ class Deadline:
     start: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chase:
     """Where the chasing of one action stands, as the runner recorded it."""
 
@@ -65,7 +72,7 @@ class Chase:
     progress_since_level: bool = False  # progress recorded after the action reached its level
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionState:
     id: int
     plan_id: str
@@ -88,7 +95,7 @@ class State:
 # --- the decisions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ask:
     """One action a reminder asks about, and why."""
 
@@ -102,13 +109,13 @@ class Ask:
     level: Level
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemindLead:
     lead: Lead
     asks: tuple[Ask, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Escalate:
     action_id: int
     ref: str
@@ -118,7 +125,7 @@ class Escalate:
     because: str  # the conditions that held, in words
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResetLevel:
     """Progress was recorded on an escalated action: it goes back to its lead."""
 
@@ -158,26 +165,63 @@ class Need:
     days_overdue: int | None
 
 
-def decide(state: State, rules: Rules, now: datetime) -> Decisions:
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime")
-    calendar = rules.working_calendar()
-    resets = tuple(
-        ResetLevel(a.id, a.ref, a.plan_id, a.chase.level)
-        for a in state.actions
-        if a.chase.level is not Level.LEAD and a.chase.progress_since_level
-    )
-    if not calendar.in_sending_window(now):
-        return Decisions(resets=resets)
-    # An action brought back to its lead is judged as it stands after that, in this same run.
-    actions = apply(State(state.actions), Decisions(resets=resets), now).actions
+# Where an action stands in the plans (plan id, its position there, its id): decisions list
+# actions in this order however the actions were read, so reading in chunks changes nothing.
+Place = tuple[str, int, int]
 
-    asks_by_lead: dict[str, list[Ask]] = {}
-    leads: dict[str, Lead] = {}
-    escalations: list[Escalate] = []
-    for action in actions:
-        plan_calendar = rules.working_calendar(action.plan_id)
-        today = plan_calendar.today(now)
+
+def decide(state: State, rules: Rules, now: datetime) -> Decisions:
+    return decide_stream(
+        [(("", i, a.id), a) for i, a in enumerate(state.actions)],
+        state.digests_last_sent,
+        rules,
+        now,
+    )
+
+
+@dataclass
+class Part:
+    """What deciding some of the actions gave: all that is kept of them until every action has
+    been decided, so the plans can be read and decided a chunk at a time."""
+
+    resets: list[tuple[Place, ResetLevel]] = field(default_factory=list)
+    asks: list[tuple[Place, Lead, Ask]] = field(default_factory=list)
+    escalations: list[tuple[Place, Escalate]] = field(default_factory=list)
+
+
+def decide_stream(
+    actions: Iterable[tuple[Place, ActionState]],
+    digests_last_sent: Mapping[str, datetime],
+    rules: Rules,
+    now: datetime,
+) -> Decisions:
+    """`decide` over actions that come one chunk after another (bot/engine_input.py reads them
+    so): each is decided alone and dropped, and the same decisions come out as from deciding
+    them all at once, in the order of their places."""
+    _require_aware(now)
+    return merge([decide_part(actions, rules, now)], digests_last_sent, rules, now)
+
+
+def decide_part(actions: Iterable[tuple[Place, ActionState]], rules: Rules, now: datetime) -> Part:
+    """The resets, asks and escalations of these actions; `merge` makes the decisions."""
+    _require_aware(now)
+    part = Part()
+    in_window = rules.working_calendar().in_sending_window(now)
+    calendars: dict[str, tuple[WorkingCalendar, date]] = {}
+    for place, action in actions:
+        if action.chase.level is not Level.LEAD and action.chase.progress_since_level:
+            part.resets.append(
+                (place, ResetLevel(action.id, action.ref, action.plan_id, action.chase.level))
+            )
+            # An action brought back to its lead is judged as it stands after that, in this run.
+            action = replace(action, chase=_back_to_lead(action.chase, now))
+        if not in_window:
+            continue
+        known = calendars.get(action.plan_id)
+        if known is None:
+            plan_calendar = rules.working_calendar(action.plan_id)
+            known = calendars[action.plan_id] = (plan_calendar, plan_calendar.today(now))
+        plan_calendar, today = known
         need = needs_update(action, rules, plan_calendar, today)
         if need is None or not _chaseable(action, today):
             continue
@@ -191,18 +235,51 @@ def decide(state: State, rules: Rules, now: datetime) -> Decisions:
             need.days_overdue,
             action.chase.level,
         )
-        if _reminder_due(action, rules, plan_calendar, now):
+        if _reminder_due(action, rules, plan_calendar, today):
             for lead in _present(action.leads, today):
-                leads.setdefault(lead.key, lead)
-                asks_by_lead.setdefault(lead.key, []).append(ask)
-        step = _escalation(action, need, rules, plan_calendar, now)
+                part.asks.append((place, lead, ask))
+        step = _escalation(action, need, rules, plan_calendar, today)
         if step is not None:
-            escalations.append(step)
+            part.escalations.append((place, step))
+    return part
 
+
+def merge(
+    parts: Iterable[Part], digests_last_sent: Mapping[str, datetime], rules: Rules, now: datetime
+) -> Decisions:
+    """The decisions of all the parts together: one reminder per lead with every action it is
+    asked about, and the digests, decided once."""
+    _require_aware(now)
+    resets: list[tuple[Place, ResetLevel]] = []
+    asks: list[tuple[Place, Lead, Ask]] = []
+    escalations: list[tuple[Place, Escalate]] = []
+    for part in parts:
+        resets += part.resets
+        asks += part.asks
+        escalations += part.escalations
+    by_place = itemgetter(0)
+    calendar = rules.working_calendar()
+    if not calendar.in_sending_window(now):
+        return Decisions(resets=tuple(r for _, r in sorted(resets, key=by_place)))
+    asks_by_lead: dict[str, list[Ask]] = {}
+    leads: dict[str, Lead] = {}
+    for _, lead, ask in sorted(asks, key=by_place):
+        leads.setdefault(lead.key, lead)
+        asks_by_lead.setdefault(lead.key, []).append(ask)
     reminders = tuple(
         RemindLead(leads[key], tuple(asks)) for key, asks in sorted(asks_by_lead.items())
     )
-    return Decisions(reminders, tuple(escalations), resets, _digests(state, rules, calendar, now))
+    return Decisions(
+        reminders,
+        tuple(e for _, e in sorted(escalations, key=by_place)),
+        tuple(r for _, r in sorted(resets, key=by_place)),
+        _digests(digests_last_sent, rules, calendar, now),
+    )
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
 
 
 def needs_update(
@@ -241,6 +318,51 @@ def needs_update(
 _PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "six-monthly": 6, "annually": 12}
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """Bounds outside which no action can need an update at a moment: a reader can leave an
+    action in the database unless one of its deadlines or its progress falls within them, or
+    it was ever escalated (it may go back to its lead). Wide by design: whatever falls within
+    is still judged by `needs_update`. Each bound holds for every plan's calendar."""
+
+    in_window: bool  # outside the sending hours only resets are decided
+    today: date
+    due_by: date  # a pending deadline after this is not asked about yet
+    quiet_by: date  # progress dated after this keeps an action from being quiet
+    periods: tuple[str, ...]  # the recurrences whose current period is asked about today
+
+
+def horizon(rules: Rules, now: datetime) -> Horizon:
+    _require_aware(now)
+    rule = rules.update_needed
+    calendars = {rules.working_calendar(p) for p in (None, *rules.plans)}
+    due_by, quiet_by, periods = [], [], set()
+    for calendar in calendars:
+        today = calendar.today(now)
+        # before_due.before(d) and quiet_after.after(d) grow with d: walk to the last day
+        due = today
+        while rule.before_due.before(due + timedelta(days=1), calendar) <= today:
+            due += timedelta(days=1)
+        due_by.append(due)
+        quiet = today
+        while not rule.quiet_after.elapsed(quiet, today, calendar):
+            quiet -= timedelta(days=1)
+        quiet_by.append(quiet)
+        for kind in _PERIOD_MONTHS:
+            period = _current_period(Deadline("", None, recurrence=kind), today)
+            assert period is not None
+            if today >= rule.recurring_before_period_end.before(period[1], calendar):
+                periods.add(kind)
+    calendar = rules.working_calendar()
+    return Horizon(
+        calendar.in_sending_window(now),
+        calendar.today(now),
+        max(due_by),
+        max(quiet_by),
+        tuple(sorted(periods)),
+    )
+
+
 def _current_period(deadline: Deadline, today: date) -> tuple[date, date] | None:
     """The period of a recurring timescale that `today` falls in, as (first day, last day)."""
     if deadline.recurrence not in _PERIOD_MONTHS or deadline.done:
@@ -268,7 +390,7 @@ def _present(leads: tuple[Lead, ...], today: date) -> list[Lead]:
 
 
 def _reminder_due(
-    action: ActionState, rules: Rules, calendar: WorkingCalendar, now: datetime
+    action: ActionState, rules: Rules, calendar: WorkingCalendar, today: date
 ) -> bool:
     chase = action.chase
     if chase.reminders_unanswered >= rules.reminders.max_before_escalation:
@@ -277,30 +399,29 @@ def _reminder_due(
         return True
     gap = rules.reminders.gap(max(chase.reminders_unanswered, 1))
     last_day = calendar.today(chase.last_reminded_at)
-    return gap.elapsed(last_day, calendar.today(now), calendar)
+    return gap.elapsed(last_day, today, calendar)
 
 
 def _escalation(
-    action: ActionState, need: Need, rules: Rules, calendar: WorkingCalendar, now: datetime
+    action: ActionState, need: Need, rules: Rules, calendar: WorkingCalendar, today: date
 ) -> Escalate | None:
     level = action.chase.level
     if level is Level.CHAIR:
         return None
     since = action.chase.level_since
-    if since is not None and calendar.today(since) >= calendar.today(now):
+    if since is not None and calendar.today(since) >= today:
         return None  # one step a day at most: the ladder is climbed, never jumped
     target = level.above()
-    held = _conditions_hold(rules.escalation.step_to(target).when, action, need, calendar, now)
+    held = _conditions_hold(rules.escalation.step_to(target).when, action, need, calendar, today)
     if held is None:
         return None
     return Escalate(action.id, action.ref, action.plan_id, level, target, held)
 
 
 def _conditions_hold(
-    when: Condition, action: ActionState, need: Need, calendar: WorkingCalendar, now: datetime
+    when: Condition, action: ActionState, need: Need, calendar: WorkingCalendar, today: date
 ) -> str | None:
     """Every given condition must hold; returns them in words, or None."""
-    today = calendar.today(now)
     said: list[str] = []
     if when.days_overdue is not None:
         if need.days_overdue is None or need.due is None:
@@ -325,12 +446,15 @@ def _conditions_hold(
 
 
 def _digests(
-    state: State, rules: Rules, calendar: WorkingCalendar, now: datetime
+    digests_last_sent: Mapping[str, datetime],
+    rules: Rules,
+    calendar: WorkingCalendar,
+    now: datetime,
 ) -> tuple[SendDigest, ...]:
     out = []
     for kind in DIGEST_KINDS:
         schedule = getattr(rules.digests, kind)
-        last = state.digests_last_sent.get(kind)
+        last = digests_last_sent.get(kind)
         since = max(last, now - DIGEST_LOOKBACK) if last else now - FIRST_DIGEST_WINDOW
         fire = latest_fire(schedule, calendar, now, since)
         if fire is not None and not _next_one_due_today(schedule, calendar, now, fire):
@@ -354,6 +478,17 @@ def _next_one_due_today(
 # --- what storing the decisions does to the state ----------------------------------------------
 
 
+def _back_to_lead(chase: Chase, now: datetime) -> Chase:
+    return Chase(
+        Level.LEAD,
+        now,
+        chase.reminders_unanswered,
+        chase.last_reminded_at,
+        chase.snoozed_until,
+        False,
+    )
+
+
 def apply(state: State, decisions: Decisions, now: datetime) -> State:
     """The state after the runner has stored `decisions` made at `now`.
 
@@ -367,14 +502,7 @@ def apply(state: State, decisions: Decisions, now: datetime) -> State:
     def advance(action: ActionState) -> ActionState:
         chase = action.chase
         if action.id in reset:
-            chase = Chase(
-                Level.LEAD,
-                now,
-                chase.reminders_unanswered,
-                chase.last_reminded_at,
-                chase.snoozed_until,
-                False,
-            )
+            chase = _back_to_lead(chase, now)
         if action.id in moved:
             if moved[action.id] is not chase.level.above():
                 raise InvalidTransition(chase.level, f"move to {moved[action.id].value}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -24,12 +24,16 @@ class Person(SQLModel, table=True):
     organisation: str | None = None
     role: str | None = None
     email: str | None = None
-    slack_id: str | None = None
+    slack_id: str | None = Field(default=None, index=True)  # who a Slack reply is from
     listed: bool = True  # False: created by an import for a lead people.yaml does not know
     away_until: date | None = None  # from an out-of-office reply: not reminded until after
     # from a bounce: mail to `email` fails, and why; cleared when people.yaml changes the address
     email_failing: str | None = None
     email_failing_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+# bounces and out-of-office replies name a person by address, in whatever case the mail has it
+Index("ix_person_email_lower", func.lower(Person.email))
 
 
 class Delegate(SQLModel, table=True):
@@ -221,7 +225,18 @@ class AuditEvent(SQLModel, table=True):
     so there is one record of what happened, not a second copy that can disagree."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_action_kind_at", "action_id", "kind", "at"),)
+    __table_args__ = (
+        Index("ix_audit_action_kind_at", "action_id", "kind", "at"),
+        # a reply names the message it answers; these rows say which actions that was about.
+        # Partial: most events name no message, and statistics gathered while few did would
+        # otherwise talk SQLite's planner out of using the index.
+        Index(
+            "ix_audit_outbox",
+            "outbox_id",
+            sqlite_where=text("outbox_id IS NOT NULL"),
+            postgresql_where=text("outbox_id IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=DateTime(timezone=True))  # the moment decided for
@@ -241,7 +256,11 @@ class Outbox(SQLModel, table=True):
     """A message decided and stored before it is sent: delivery reads from here, so a crash
     between deciding and sending loses nothing, and the unique key stops a second copy."""
 
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # a reply without its token is matched by the Message-ID it answers
+        Index("ix_outbox_message_id", "message_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # e.g. "reminder/kelly-cogger/2018-10-15T09:00"
@@ -288,15 +307,15 @@ class InboundMessage(SQLModel, table=True):
 
 
 class UsedLink(SQLModel, table=True):
-    """A web sign-in link that has done its one job. The token's hash is kept, never the token;
-    the unique key refuses a second use, even by two requests at the same moment. A row can be
-    deleted once `expires_at` has passed: the link is refused as expired by then anyway."""
+    """A sign-in or update link that has done its one job. The token's hash is kept, never the
+    token; the unique key refuses a second use, even by two requests at the same moment. A row
+    can be deleted once `expires_at` has passed: the link is refused as expired by then anyway."""
 
     __tablename__ = "used_link"
 
     id: int | None = Field(default=None, primary_key=True)
     digest: str = Field(unique=True)  # SHA-256 of the token, hex
-    kind: str  # sign-in
+    kind: str  # sign-in | update
     email: str | None = None  # whom it was for
     used_at: datetime = Field(sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,11 +36,14 @@ class Level(StrEnum):
 
     def above(self) -> Level:
         """The next level up; the chair is the top and has none."""
-        order = list(Level)
-        index = order.index(self)
-        if index == len(order) - 1:
+        up = _ABOVE.get(self)
+        if up is None:
             raise InvalidTransition(self, "escalate")
-        return order[index + 1]
+        return up
+
+
+# each level's next one up, worked out once: every run asks for every escalated action
+_ABOVE = dict(zip(Level, list(Level)[1:], strict=False))
 
 
 class InvalidTransition(Exception):
@@ -287,14 +291,23 @@ class Rules(_Rules):
         bank = self.calendar.bank_holidays
         if plan_id is not None and plan_id in self.plans and self.plans[plan_id].bank_holidays:
             bank = self.plans[plan_id].bank_holidays or bank
-        return WorkingCalendar(
-            timezone=self.calendar.timezone,
-            working_days=weekday_numbers(self.calendar.working_days),
-            bank_holidays=bank,
-            closures=frozenset(self.calendar.closures),
-            start=self.sending_hours.start,
-            end=self.sending_hours.end,
+        return _shared(
+            WorkingCalendar(
+                timezone=self.calendar.timezone,
+                working_days=weekday_numbers(self.calendar.working_days),
+                bank_holidays=bank,
+                closures=frozenset(self.calendar.closures),
+                start=self.sending_hours.start,
+                end=self.sending_hours.end,
+            )
         )
+
+
+@lru_cache(maxsize=64)
+def _shared(calendar: WorkingCalendar) -> WorkingCalendar:
+    """One instance per distinct calendar, so the working days it has worked out (its memo of
+    "N working days before") serve every action and every run under the same rules."""
+    return calendar
 
 
 @dataclass(frozen=True)

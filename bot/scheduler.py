@@ -9,12 +9,19 @@ one bad run never stops the daemon.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import gc
 import logging
+import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
+from typing import cast
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -36,7 +43,48 @@ MISFIRE_GRACE_SECONDS = 15 * 60
 
 
 def tick_job() -> None:
-    """One chase at the real time now. Referenced by name so the job store can pickle it."""
+    """One chase at the real time now, in a child process of its own. Referenced by name so
+    the job store can pickle it.
+
+    A tick over a large database reads and composes hundreds of megabytes; freed, that memory
+    mostly stays with the process (CPython's arenas, malloc's heap), so a daemon that ticked
+    in-process would idle at its biggest tick's size. The child takes it all with it. The
+    daemon waits for the child, so a tick still never overlaps the next one, and a signal to
+    stop still lets the running tick finish.
+    """
+    child = multiprocessing.get_context("spawn").Process(
+        target=_tick_in_child, args=(os.getpid(),), name="actionbot-tick", daemon=False
+    )
+    child.start()
+    child.join()
+    if child.exitcode:
+        log.error(
+            "the tick's process ended with exit code %s; the next tick will try again",
+            child.exitcode,
+        )
+    give_back_memory()
+
+
+def _tick_in_child(daemon_pid: int) -> None:
+    """The tick itself: logs as the daemon does, and finishes even when the daemon's process
+    group is told to stop (the daemon decides when to stop, after the tick); but dies with the
+    daemon if that is killed, as a tick running in the daemon would."""
+    from bot.settings import configure_logging, load_settings
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+    if os.getppid() != daemon_pid:  # the daemon was gone before that took hold
+        return
+    try:
+        configure_logging(load_settings())
+    except Exception:  # noqa: BLE001 - the tick reports bad settings itself, below
+        pass
+    tick_now()
+
+
+def tick_now() -> None:
+    """One chase at the real time now, in this process."""
     from bot.chasing import tick, transports_for
     from bot.db import make_engine
     from bot.rules import load_rules
@@ -46,9 +94,48 @@ def tick_job() -> None:
         settings = load_settings()
         loaded = load_rules(settings.rules_path)
         engine = make_engine(settings.database_url)
-        tick(engine, loaded, settings, datetime.now(UTC), transports_for(settings))
+        try:
+            tick(engine, loaded, settings, datetime.now(UTC), transports_for(settings))
+        finally:
+            engine.dispose()
     except Exception:  # noqa: BLE001 - the daemon outlives any one bad run
         log.exception("tick failed; the next one will try again")
+    finally:
+        give_back_memory()
+
+
+def give_back_memory() -> None:
+    """Returns what a tick used to the system, so the daemon idles at its own size.
+
+    A tick's values are garbage once it is done, but CPython keeps freed memory in its own
+    arenas and glibc's malloc keeps its heap: without this the daemon would sit at the tick's
+    peak until the next one. `gc.collect()` frees the cycles; `malloc_trim(0)` (glibc only,
+    skipped elsewhere) hands the free pages back.
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _die_with_parent() -> None:
+    """Linux's PR_SET_PDEATHSIG: SIGKILL when the parent dies; skipped where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return cast(Callable[[int], int], trim)
 
 
 def make_scheduler(

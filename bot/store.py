@@ -7,10 +7,12 @@ per action, and turned into frozen views that carry names rather than ids, as pe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVar
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot import models as m
@@ -304,3 +306,403 @@ def iter_actions(plans: list[PlanView]) -> Iterator[tuple[PlanView, ActionView]]
     for plan in plans:
         for action in plan.actions:
             yield plan, action
+
+
+# --- some actions only: what a reminder shows ---------------------------------------------------
+
+CHUNK = 500  # ids per `IN (...)`: well inside SQLite's and PostgreSQL's limits on parameters
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def load_actions(session: Session, action_ids: Iterable[int]) -> list[PlanView]:
+    """Full views of the given actions only, each in a view of its plan holding just those
+    (withdrawn ones left out, as `load_plans` does): plans and actions come in `load_plans`'
+    order, so whatever lists them in that order lists them alike. Read in one pass over the
+    ids, with only the people and groups these actions and their plans name."""
+    ids = sorted(set(action_ids))
+    actions = [
+        a
+        for chunk in _chunks(ids)
+        for a in session.exec(select(m.Action).where(col(m.Action.id).in_(chunk)))
+        if a.status != "withdrawn"
+    ]
+    if not actions:
+        return []
+    ids = [a.id for a in actions]  # type: ignore[misc]
+    plan_of = sorted({a.plan_id for a in actions})
+    plans = {p.id: p for p in session.exec(select(m.Plan).where(col(m.Plan.id).in_(plan_of)))}
+    action_leads = _rows(session, m.ActionLead, m.ActionLead.action_id, ids)
+    milestones = _rows(session, m.Milestone, m.Milestone.action_id, ids)
+    progress = _rows(session, m.ProgressEntry, m.ProgressEntry.action_id, ids)
+    governance = _rows(session, m.GovernanceLevel, m.GovernanceLevel.plan_id, plan_of)
+    section_ids = sorted({a.section_id for a in actions if a.section_id})
+    sections = {s.id: s for s in _rows(session, m.Section, m.Section.id, section_ids)}
+    leads = _SomeLeads(session, [*action_leads, *milestones, *governance])
+
+    by_action_leads: dict[int, list[LeadView]] = defaultdict(list)
+    for al in sorted(action_leads, key=lambda al: al.position):
+        view = leads.view(al.written, al.person_id, al.group_id)
+        if view is not None:
+            by_action_leads[al.action_id].append(view)
+    by_action_ms: dict[int, list[MilestoneView]] = defaultdict(list)
+    ms_position: dict[int, int] = {}
+    for ms in sorted(milestones, key=lambda ms: (ms.position, ms.occurrence)):
+        assert ms.id is not None
+        ms_position[ms.id] = ms.position
+        by_action_ms[ms.action_id].append(_milestone_view(ms, leads))
+    by_action_progress: dict[int, list[ProgressView]] = defaultdict(list)
+    for p in sorted(progress, key=lambda p: (p.dated, p.source, p.position, p.id)):
+        by_action_progress[p.action_id].append(_progress_view(p, ms_position))
+    by_plan: dict[str, list[m.Action]] = defaultdict(list)
+    for a in sorted(actions, key=lambda a: a.position):
+        by_plan[a.plan_id].append(a)
+    order = {"operational_group": 0, "strategic_board": 1, "chair": 2}
+
+    def section_label(section_id: int | None) -> str | None:
+        s = sections.get(section_id) if section_id else None
+        return f"{s.number} {s.title}" if s else None
+
+    views = []
+    for plan_id in plan_of:
+        plan = plans[plan_id]
+        views.append(
+            PlanView(
+                plan.id,
+                plan.title,
+                plan.version,
+                plan.as_of,
+                plan.layout,
+                tuple(plan.notes or ()),
+                dict(plan.rag_definitions or {}),
+                tuple(
+                    sorted(
+                        (
+                            GovernanceView(
+                                g.level, g.name, leads.view(g.name, g.person_id, g.group_id)
+                            )
+                            for g in governance
+                            if g.plan_id == plan_id
+                        ),
+                        key=lambda g: order.get(g.level, 9),
+                    )
+                ),
+                tuple(
+                    ActionView(
+                        a.id,  # type: ignore[arg-type]
+                        plan_id,
+                        a.ref,
+                        a.title,
+                        a.text,
+                        a.area_for_improvement,
+                        a.key_risk,
+                        section_label(a.section_id),
+                        a.timescale,
+                        a.timescale_kind,
+                        a.due,
+                        a.status,
+                        a.rag,
+                        a.rag_set_by,
+                        tuple(a.notes or ()),
+                        tuple(by_action_leads[a.id]),  # type: ignore[index]
+                        tuple(by_action_ms[a.id]),  # type: ignore[index]
+                        tuple(by_action_progress[a.id]),  # type: ignore[index]
+                    )
+                    for a in by_plan[plan_id]
+                ),
+            )
+        )
+    return views
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _rows(session: Session, table: type[R], column: Any, values: Sequence[Any]) -> list[R]:
+    """Rows of `table` whose `column` is one of `values` (in no particular order)."""
+    return [
+        row
+        for chunk in _chunks(values)
+        for row in session.exec(select(table).where(col(column).in_(chunk)))
+    ]
+
+
+class _SomeLeads(_Leads):
+    """The persons and groups some rows name (and those groups' contacts), not all of them."""
+
+    def __init__(self, session: Session, rows: Sequence[Any]):  # noqa: D107
+        person_ids = {
+            getattr(r, name)
+            for r in rows
+            for name in ("person_id", "lead_person_id")
+            if getattr(r, name, None) is not None
+        }
+        group_ids = sorted(
+            {
+                getattr(r, name)
+                for r in rows
+                for name in ("group_id", "lead_group_id")
+                if getattr(r, name, None) is not None
+            }
+        )
+        self.groups = {g.id: g for g in _rows(session, m.LeadGroup, m.LeadGroup.id, group_ids)}
+        person_ids |= {g.contact_person_id for g in self.groups.values() if g.contact_person_id}
+        self.persons = {p.id: p for p in _rows(session, m.Person, m.Person.id, sorted(person_ids))}
+
+
+def _milestone_view(ms: m.Milestone, leads: _Leads) -> MilestoneView:
+    lead = (
+        leads.view(ms.lead_written or "", ms.lead_person_id, ms.lead_group_id)
+        if ms.lead_written
+        else None
+    )
+    return MilestoneView(
+        ms.position,
+        ms.occurrence,
+        ms.text,
+        ms.timescale,
+        ms.kind,
+        ms.due,
+        ms.due_precision,
+        ms.recurrence,
+        ms.done,
+        ms.depth,
+        lead,
+        ms.start,
+    )
+
+
+def _progress_view(p: m.ProgressEntry, ms_position: dict[int, int]) -> ProgressView:
+    return ProgressView(
+        PartialDate.of(p.dated, p.precision),  # type: ignore[arg-type]
+        p.text,
+        p.source,
+        p.author,
+        p.rag,
+        p.completed,
+        ms_position.get(p.milestone_id) if p.milestone_id else None,
+    )
+
+
+# --- every open action, as digests show them ------------------------------------------------------
+
+RANGE = 5000  # ids per range read: memory per read grows with this
+
+
+def load_for_digests(
+    session: Session, also: Collection[str] = ()
+) -> tuple[list[PlanView], dict[int, int]]:
+    """Every plan with its open actions, and the others `also` names ("plan_id/ref", as a
+    digest's snapshot keys them; withdrawn ones never), as digests and the chair's summary
+    read them, and each action's number of progress entries.
+
+    Digests show no texts, so these views carry none: an action's text, notes, area and risk,
+    its milestones' texts and leads, and all but its latest progress entry are left out (that
+    entry without its text). Everything a digest reads is there: titles, leads' names and
+    organisations, deadlines, RAG, status and the latest progress date, so the same digest
+    comes out as from `load_plans`, without holding every progress text of every action.
+    """
+    action = _table(m.Action)
+    wanted_keys = set(also)
+    plans = list(session.exec(select(m.Plan).order_by(col(m.Plan.id))))
+    chosen: list[Any] = []
+    for row in session.connection().execute(
+        sa_select(
+            action.c.id,
+            action.c.plan_id,
+            action.c.position,
+            action.c.ref,
+            action.c.title,
+            action.c.timescale,
+            action.c.timescale_kind,
+            action.c.due,
+            action.c.status,
+            action.c.rag,
+            action.c.rag_set_by,
+        ).where(action.c.status != "withdrawn")
+    ):
+        if row.status in ("open", "ongoing") or f"{row.plan_id}/{row.ref}" in wanted_keys:
+            chosen.append(row)
+    ids = sorted(row.id for row in chosen)
+    governance = list(session.exec(select(m.GovernanceLevel)))
+    leads = _SharedLeads(session)
+    by_action_leads = _digest_leads(session, ids, leads)
+    by_action_ms = _digest_milestones(session, ids)
+    latest, counts = _latest_entries(session, ids)
+
+    order = {"operational_group": 0, "strategic_board": 1, "chair": 2}
+    by_plan: dict[str, list[Any]] = defaultdict(list)
+    for row in sorted(chosen, key=lambda r: (r.plan_id, r.position)):
+        by_plan[row.plan_id].append(row)
+    views = []
+    for plan in plans:
+        views.append(
+            PlanView(
+                plan.id,
+                plan.title,
+                plan.version,
+                plan.as_of,
+                plan.layout,
+                tuple(plan.notes or ()),
+                dict(plan.rag_definitions or {}),
+                tuple(
+                    sorted(
+                        (
+                            GovernanceView(
+                                g.level, g.name, leads.view(g.name, g.person_id, g.group_id)
+                            )
+                            for g in governance
+                            if g.plan_id == plan.id
+                        ),
+                        key=lambda g: order.get(g.level, 9),
+                    )
+                ),
+                tuple(
+                    ActionView(
+                        a.id,
+                        plan.id,
+                        a.ref,
+                        a.title,
+                        "",
+                        None,
+                        None,
+                        None,
+                        a.timescale,
+                        a.timescale_kind,
+                        a.due,
+                        a.status,
+                        a.rag,
+                        a.rag_set_by,
+                        (),
+                        by_action_leads.get(a.id, ()),
+                        by_action_ms.get(a.id, ()),
+                        (latest[a.id],) if a.id in latest else (),
+                    )
+                    for a in by_plan.get(plan.id, ())
+                ),
+            )
+        )
+    return views, counts
+
+
+def _table(model: Any) -> Any:
+    return model.__table__
+
+
+def _ranges(ids: Sequence[int]) -> Iterator[tuple[int, int, set[int]]]:
+    """Sorted ids in slices of RANGE: (first, last, the slice), to read `BETWEEN first AND last`
+    and keep the rows of the slice."""
+    for start in range(0, len(ids), RANGE):
+        part = ids[start : start + RANGE]
+        yield part[0], part[-1], set(part)
+
+
+class _SharedLeads(_Leads):
+    """Every group and the persons that lead, reach or are contacted for something, read
+    once; one LeadView per lead as written, shared by every action that names it."""
+
+    def __init__(self, session: Session):  # noqa: D107
+        self.groups = {g.id: g for g in session.exec(select(m.LeadGroup))}
+        self.persons = {p.id: p for p in session.exec(select(m.Person))}
+        self.cache: dict[tuple[str, int | None, int | None], LeadView | None] = {}
+
+    def view(self, written: str, person_id: int | None, group_id: int | None) -> LeadView | None:
+        key = (written, person_id, group_id)
+        if key not in self.cache:
+            self.cache[key] = super().view(written, person_id, group_id)
+        return self.cache[key]
+
+
+def _digest_leads(
+    session: Session, ids: Sequence[int], leads: _Leads
+) -> dict[int, tuple[LeadView, ...]]:
+    al = _table(m.ActionLead)
+    found: dict[int, list[LeadView]] = defaultdict(list)
+    for first, last, wanted in _ranges(ids):
+        query = (
+            sa_select(al.c.action_id, al.c.written, al.c.person_id, al.c.group_id)
+            .where(al.c.action_id.between(first, last))
+            .order_by(al.c.action_id, al.c.position)
+        )
+        for action_id, written, person_id, group_id in session.connection().execute(query):
+            if action_id in wanted:
+                view = leads.view(written, person_id, group_id)
+                if view is not None:
+                    found[action_id].append(view)
+    return {action_id: tuple(views) for action_id, views in found.items()}
+
+
+def _digest_milestones(
+    session: Session, ids: Sequence[int]
+) -> dict[int, tuple[MilestoneView, ...]]:
+    ms = _table(m.Milestone)
+    found: dict[int, list[MilestoneView]] = defaultdict(list)
+    for first, last, wanted in _ranges(ids):
+        query = (
+            sa_select(
+                ms.c.action_id,
+                ms.c.position,
+                ms.c.occurrence,
+                ms.c.timescale,
+                ms.c.kind,
+                ms.c.due,
+                ms.c.due_precision,
+                ms.c.recurrence,
+                ms.c.done,
+                ms.c.depth,
+                ms.c.start,
+            )
+            .where(ms.c.action_id.between(first, last))
+            .order_by(ms.c.action_id, ms.c.position, ms.c.occurrence)
+        )
+        for row in session.connection().execute(query):
+            if row.action_id in wanted:
+                found[row.action_id].append(
+                    MilestoneView(
+                        row.position,
+                        row.occurrence,
+                        "",
+                        row.timescale,
+                        row.kind,
+                        row.due,
+                        row.due_precision,
+                        row.recurrence,
+                        row.done,
+                        row.depth,
+                        None,
+                        row.start,
+                    )
+                )
+    return {action_id: tuple(views) for action_id, views in found.items()}
+
+
+def _latest_entries(
+    session: Session, ids: Sequence[int]
+) -> tuple[dict[int, ProgressView], dict[int, int]]:
+    """Per action, the entry `compose.latest_progress` picks (the latest day it speaks of; of
+    equals, the later listed), without its text; and how many entries there are."""
+    pe = _table(m.ProgressEntry)
+    latest: dict[int, tuple[date, Any]] = {}
+    counts: dict[int, int] = defaultdict(int)
+    for first, last, wanted in _ranges(ids):
+        query = (
+            sa_select(pe.c.action_id, pe.c.dated, pe.c.precision, pe.c.source)
+            .where(pe.c.action_id.between(first, last))
+            .order_by(pe.c.action_id, pe.c.dated, pe.c.source, pe.c.position, pe.c.id)
+        )
+        for row in session.connection().execute(query):
+            if row.action_id not in wanted:
+                continue
+            counts[row.action_id] += 1
+            day = PartialDate.of(row.dated, row.precision)  # type: ignore[arg-type]
+            last_day = day.last_day()
+            known = latest.get(row.action_id)
+            if known is None or last_day >= known[0]:
+                latest[row.action_id] = (last_day, (day, row.source))
+    views = {
+        action_id: ProgressView(day, "", source, None, None, False, None)
+        for action_id, (_last, (day, source)) in latest.items()
+    }
+    return views, dict(counts)

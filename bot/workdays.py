@@ -68,8 +68,20 @@ class WorkingCalendar:
         day = self.add_working_days(day, 1)
         return datetime.combine(day, self.start, self.zone)
 
+    @cached_property
+    def _shifted(self) -> dict[tuple[date, int], date]:
+        """Answers of add_working_days already worked out: a run asks the same few hundred
+        deadlines "5 working days before" for every action that has them."""
+        return {}
+
     def add_working_days(self, day: date, count: int) -> date:
         """`count` working days after `day` (before it when negative); 0 gives `day` itself."""
+        known = self._shifted.get((day, count))
+        if known is None:
+            known = self._shifted[(day, count)] = self._step_working_days(day, count)
+        return known
+
+    def _step_working_days(self, day: date, count: int) -> date:
         step = 1 if count >= 0 else -1
         remaining = abs(count)
         if not self.working_days:

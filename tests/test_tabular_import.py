@@ -310,6 +310,48 @@ def test_continuation_rows_add_lead_milestone_and_evidence(tmp_path: Path) -> No
     assert_round_trip(plan)
 
 
+def test_step_rows_as_the_export_writes_them(tmp_path: Path) -> None:
+    """The board paper's rows (bot/export/layout.py): a step on a row of its own with its
+    timescale, "○" for a sub-step, further evidence for a step on a row with nothing else."""
+    header = ["Ref", "Action", "Lead", "Timescale", "Update date", "Progress"]
+    rows = [
+        header,
+        ["2.1", "Report to the board yearly (July 2017)", "MARAC", "", "", ""],
+        ["", "• MARAC Annual Report", "", "July 2017 - Complete; July 2018", "", ""],
+        ["", "○ Guidance", "", "Complete approved by MSCB Executive – May 2018", "", ""],
+        ["", "", "", "", "Jul 2018", "Report scrutinised"],
+        ["", "", "", "", "Aug 2018", "Second look (with dates 2018)"],
+        ["", "", "MARAC", "", "Sep 2018", "Untied"],
+    ]
+    [report] = read_plan_table(write_csv(tmp_path / "plan.csv", rows)).actions
+    assert report.title == "Report to the board yearly"
+    assert report.milestones == [
+        Milestone(text="MARAC Annual Report", timescale="July 2017 - Complete; July 2018"),
+        Milestone(
+            text="Guidance",
+            timescale="Complete approved by MSCB Executive – May 2018",
+            done=True,
+            depth=1,
+        ),
+    ]
+    assert [(p.text, p.milestone) for p in report.progress] == [
+        ("Report scrutinised", 2),
+        ("Second look (with dates 2018)", 2),
+        ("Untied", None),  # a row naming a lead is no further evidence for the step above
+    ]
+    assert_round_trip(read_plan_table(tmp_path / "plan.csv"))
+
+    # without a timescale column, the steps are the text's lines (JTAI)
+    text = "Relocate the DS (October 2018)\n; in addition, support Encompass (November 2018)"
+    rows = [JTAI_HEADER, ["3", "MARAC", text, "", ""]]
+    [relocate] = read_plan_table(write_csv(tmp_path / "jtai.csv", rows)).actions
+    assert relocate.title == "Relocate the DS"
+    assert [m.text for m in relocate.milestones] == [
+        "Relocate the DS",
+        "in addition, support Encompass",
+    ]
+
+
 def test_multi_line_cells_give_milestones_and_keep_physical_line_numbers(tmp_path: Path) -> None:
     rows = [
         JTAI_HEADER,

@@ -1,7 +1,8 @@
 """The web app in a real browser: headless Chromium (Debian's, driven by Playwright; no browser
 is downloaded) signs in with the link the sign-in form queued, reads the dashboard, opens an
-action and its history, posts an update from the link in a lead's reminder, and sees it on the
-dashboard and the action page. The dashboard's screenshot is saved to tests/artefacts/.
+action and its history, posts an update from the link in a lead's reminder (which then says it
+has been used), and sees it on the dashboard and the action page. The dashboard's screenshot is
+saved to tests/artefacts/.
 
 Runs on SQLite and PostgreSQL against the real app on loopback (tests/web_site.py), after four
 weekly ticks, so reminders have gone out and both actions have reached the operational group.
@@ -116,6 +117,9 @@ def test_sign_in_read_the_dashboard_open_an_action_and_post_an_update(
         recorded = form.inner_text("main")
         assert "Your update is recorded" in recorded
         assert UPDATE in recorded and "New date proposed: Mar 2019" in recorded
+        form.goto(link)  # the link has recorded its update: it is refused now
+        assert form.inner_text("h1") == "This update link has been used"
+        assert "reply to the reminder e-mail" in form.inner_text("main")
         lead.close()
 
         # the board member sees it on the dashboard and on the action's page

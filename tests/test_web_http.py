@@ -15,14 +15,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot import models as m
@@ -218,6 +221,56 @@ def test_a_session_ends_after_eight_hours(site: Site, client: httpx.Client):
     assert client.get("/").headers["location"] == "/sign-in"
 
 
+def test_a_member_taken_off_the_group_is_signed_out_at_the_next_request(
+    site: Site, client: httpx.Client
+):
+    kelly = "kelly.cogger@example.org"  # signs in as a member of the operational group
+    sign_in(site, client, kelly)
+    assert client.get("/").status_code == 200
+    with session(site.engine) as s, s.begin():
+        rows = s.exec(
+            select(m.GroupMember).where(
+                m.GroupMember.person_id == token_person(site, "kelly-cogger")
+            )
+        ).all()
+        assert rows
+        kept = [(r.group_id, r.person_id, r.role) for r in rows]
+        for row in rows:
+            s.delete(row)
+
+    response = client.get(f"/actions/{action_id(site, '1.1.1')}")
+    assert (response.status_code, response.headers["location"]) == (303, "/sign-in")
+    with session(site.engine) as s, s.begin():  # back on the group: the session stays ended
+        s.add_all(m.GroupMember(group_id=g, person_id=p, role=r) for g, p, r in kept)
+    assert client.get("/").status_code == 303
+    with session(site.engine) as s:
+        ended = s.exec(select(m.AuditEvent).where(m.AuditEvent.kind == "signed-out")).all()
+        assert [e.person_key for e in ended] == [kelly]
+    site.clock.now += timedelta(minutes=2)  # one link a minute
+    sign_in(site, client, kelly)  # a new link works again
+    assert client.get("/").status_code == 200
+
+
+def test_a_manager_taken_off_web_admins_is_signed_out_at_the_next_request(
+    site: Site, client: httpx.Client
+):
+    sign_in(site, client, MANAGER)
+    assert client.get("/").status_code == 200
+    web = replace(site.settings.web, admins=())  # restarted without them, the same secret
+    fewer = replace(site.settings, web=web)
+    server = start_web(site.engine, fewer, site.rules, host="127.0.0.1", port=0, clock=site.clock)
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        with httpx.Client(base_url=url, cookies=client.cookies) as same_browser:
+            assert same_browser.get("/").headers["location"] == "/sign-in"
+            with httpx.Client(base_url=url) as other:  # a board member is not affected
+                sign_in(site, other)
+                assert other.get("/").status_code == 200
+    finally:
+        server.stop()
+    assert client.get("/").status_code == 200  # the app that still names them
+
+
 def test_signing_out(site: Site, client: httpx.Client):
     sign_in(site, client)
     page = client.get("/")
@@ -296,17 +349,87 @@ def test_an_update_from_the_web_is_recorded_as_an_email_reply_would_be(
     assert "Audits are now monthly." in client.get("/").text
 
 
-def test_an_update_form_sent_twice_records_once(site: Site, client: httpx.Client):
+def form_of(client: httpx.Client, link: str) -> dict[str, str]:
+    """The hidden fields of a freshly opened update form: its CSRF token and its own id."""
+    page = client.get(link)
+    assert page.status_code == 200, page.text
+    form_id = re.search(r'name="form_id" value="([^"]+)"', page.text)
+    assert form_id
+    return {"csrf": csrf(page.text), "form_id": form_id.group(1)}
+
+
+def used_links(site: Site) -> list[tuple[str, str | None]]:
+    with session(site.engine) as s:
+        return [(u.kind, u.email) for u in s.exec(select(m.UsedLink).order_by(col(m.UsedLink.id)))]
+
+
+def test_an_update_link_records_one_update_then_says_it_was_used(site: Site, client: httpx.Client):
     [update] = site.update_links("kelly.cogger@example.org")
-    page = client.get(update)
-    form_id = re.search(r'name="form_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    data = {"csrf": csrf(page.text), "form_id": form_id, "text": "Audits are monthly."}
-    assert client.post(update, data=data).status_code == 200
-    again = client.post(update, data=data)
-    assert again.status_code == 409 and "This update was sent already" in again.text
-    # the link itself goes on working until it expires: a new form, a new entry
-    assert post_update(client, update, text="And now weekly.").status_code == 200
-    assert [e[1] for e in web_entries(site)] == ["Audits are monthly.", "And now weekly."]
+    first = form_of(client, update)
+    form_of(client, update)  # reloading the form spends nothing
+    assert client.post(update, data={**first, "text": "No token"} | {"csrf": ""}).status_code == 403
+    assert used_links(site) == []
+
+    assert client.post(update, data={**first, "text": "Audits are monthly."}).status_code == 200
+    site.clock.now += timedelta(days=1)  # the page says when it was used, not when it is read
+
+    again = client.post(update, data={**first, "text": "Audits are monthly."})  # a double click
+    assert again.status_code == 410 and "This update link has been used" in again.text
+    opened = client.get(update)
+    assert opened.status_code == 410
+    assert "An update was recorded through it on 26 Nov 2018, 13:00." in opened.text
+    assert "reply to the reminder e-mail, or use the link in the next reminder" in opened.text
+    forged_form = {**first, "form_id": "y" * 24, "text": "And now weekly."}  # a form kept open
+    assert client.post(update, data=forged_form).status_code == 410
+    assert [e[1] for e in web_entries(site)] == ["Audits are monthly."]
+    assert used_links(site) == [("update", "kelly.cogger@example.org")]
+    with session(site.engine) as s:
+        [row] = s.exec(select(m.UsedLink)).all()
+        assert update.rsplit("/", 1)[1] not in row.digest  # the token's hash, never the token
+
+
+def test_each_update_link_is_its_own(site: Site, client: httpx.Client):
+    """Using the link for one action leaves the lead's link for her other action working."""
+    one, other = site.update_links("tracey.anstis@example.org")
+    assert post_update(client, one, text="Done on the first.").status_code == 200
+    assert client.get(one).status_code == 410
+    assert post_update(client, other, text="And on the second.").status_code == 200
+    assert [e[1] for e in web_entries(site)] == ["Done on the first.", "And on the second."]
+
+
+def test_two_updates_sent_at_once_through_one_link_record_one(site: Site, client: httpx.Client):
+    """Two forms of one link (two tabs), sent at the same moment: both pass the check that the
+    link is unused before either spends it (a barrier holds each at its INSERT into used_link
+    until both are there), so only the unique digest can decide. One is recorded; the other
+    gets the "used" page and records nothing."""
+    [update] = site.update_links("kelly.cogger@example.org")
+    forms = [form_of(client, update), form_of(client, update)]
+    barrier = threading.Barrier(2, timeout=30)
+
+    def hold(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO USED_LINK"):
+            barrier.wait()
+
+    def send(form: dict[str, str], text: str) -> httpx.Response:
+        with httpx.Client(base_url=site.url, cookies=client.cookies, timeout=60) as tab:
+            return tab.post(update, data={**form, "text": text})
+
+    event.listen(site.engine, "before_cursor_execute", hold)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            sent = list(pool.map(send, forms, ["From the first tab.", "From the second tab."]))
+    finally:
+        event.remove(site.engine, "before_cursor_execute", hold)
+
+    assert sorted(r.status_code for r in sent) == [200, 410], [r.text for r in sent]
+    loser = next(r for r in sent if r.status_code == 410)
+    assert "This update link has been used" in loser.text
+    winner = next(r for r in sent if r.status_code == 200)
+    [entry] = web_entries(site)
+    assert entry[1] in winner.text
+    assert used_links(site) == [("update", "kelly.cogger@example.org")]
+    with session(site.engine) as s:
+        assert [i.outcome for i in s.exec(select(m.InboundMessage))] == ["recorded"]
 
 
 def test_a_form_with_mistakes_is_shown_again_and_records_nothing(site: Site, client: httpx.Client):

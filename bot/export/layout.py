@@ -91,7 +91,8 @@ class Layout:
 
 _SECTION = Column("section", "", 2.5)
 _DATE = Column("date", "Update date", 10)
-_RAG = (Column("rag", "RAG rating", 8), Column("suggested", "", 11))
+# "(suggested)" on one line, as "number" below, in a wider font than Arial too
+_RAG = (Column("rag", "RAG rating", 8), Column("suggested", "", 14))
 
 LAYOUTS: dict[str, Layout] = {
     "jtai": Layout(
@@ -109,13 +110,15 @@ LAYOUTS: dict[str, Layout] = {
     "mscb": Layout(
         "mscb",
         (
-            Column("ref", "Action number", 9),
+            # wide enough for "number" in bold on one line in a font wider than Arial too
+            # (LibreOffice without Arial or its metric twin draws DejaVu Sans)
+            Column("ref", "Action number", 11.5),
             Column("text", "Specific action", 38),
             Column("lead", "Lead", 18),
             Column("timescale", "Actions and timescales", 14),
             *_RAG,
             _DATE,
-            Column("progress", "Impact and evidence", 52),
+            Column("progress", "Impact and evidence", 46.5),
         ),
     ),
     # Any other plan: the headings the importer's documentation leads with.
@@ -128,7 +131,7 @@ LAYOUTS: dict[str, Layout] = {
             Column("timescale", "Timescale", 14),
             *_RAG,
             _DATE,
-            Column("progress", "Progress", 52),
+            Column("progress", "Progress", 49),
         ),
     ),
 }

@@ -43,9 +43,10 @@ PLAN_SHEET = "Plan"
 FONT = "Arial"
 SIZE = 9
 COVER_SIZE = 10
-# Characters of 10 pt Arial that fit one unit of column width (a "0" of the workbook's 11 pt
-# default font), a little under what LibreOffice fits, since a long word wraps early.
-CHARS_PER_UNIT_10PT = 1.35
+# Characters of 10 pt text that fit one unit of column width (a "0" of the workbook's 11 pt
+# default font): under what Arial fits, since a long word wraps early and LibreOffice without
+# Arial or its metric twin draws the wider DejaVu Sans, which clips a row sized for Arial.
+CHARS_PER_UNIT_10PT = 1.1
 _THIN = Side(style="thin", color="B1B4B6")
 BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")

@@ -27,7 +27,6 @@ from sqlmodel import Session, col, select
 
 from bot import models as m
 from bot.db import session
-from bot.delivery import email_payload
 from bot.inbound.mail import ParsedMail, parse_mail
 from bot.inbound.record import (
     Answerer,
@@ -40,7 +39,7 @@ from bot.inbound.record import (
 )
 from bot.inbound.sections import Section, split_sections
 from bot.notify.content import Confirmation, Question, QuestionLine, Recipient, RecordedLine
-from bot.notify.email import build_email, make_message_id
+from bot.notify.email import email_text, make_message_id
 from bot.notify.render import Rendered, render
 from bot.notify.tokens import reply_address, sign, token_from_address, verify
 from bot.plans.partial_date import PartialDate
@@ -131,7 +130,7 @@ def _handle(
     if isinstance(matched, str):
         return stop("quarantined", matched)
     action_ids, outbox_id = matched
-    actions = [a for a in (s.get(m.Action, i) for i in action_ids) if a is not None]
+    actions, plans = _actions(s, action_ids)
     if not actions:
         return stop("quarantined", "it answers a message about actions no longer in any plan")
 
@@ -153,7 +152,7 @@ def _handle(
 
     updates = _updates(parsed, actions)
     if updates is None:
-        _ask_which(s, parsed, message_id, actions, allowed, mail, now)
+        _ask_which(s, parsed, message_id, actions, plans, allowed, mail, now)
         return stop(
             "asked",
             "a reply about several actions that does not say which",
@@ -180,7 +179,7 @@ def _handle(
         now=now,
         today=today,
     )
-    _confirm(s, parsed, message_id, recorded.entries, recorded.actions, who, mail, now)
+    _confirm(s, parsed, message_id, recorded.entries, recorded.actions, plans, who, mail, now)
     log_inbound(
         s,
         channel=CHANNEL,
@@ -247,6 +246,22 @@ def _actions_of(s: Session, outbox_id: int) -> list[int]:
         )
     ).all()
     return sorted({i for i in rows if i is not None})
+
+
+def _actions(s: Session, action_ids: list[int]) -> tuple[list[m.Action], dict[str, str]]:
+    """The actions still in a plan, in the order of `action_ids`, and their plans' titles (for
+    the answer to the lead), in one query."""
+    query = (
+        select(m.Action, m.Plan.title)
+        .join(m.Plan, col(m.Plan.id) == m.Action.plan_id)
+        .where(col(m.Action.id).in_(action_ids))
+    )
+    rows: dict[int | None, m.Action] = {}
+    titles: dict[str, str] = {}
+    for action, title in s.exec(query):
+        rows[action.id] = action
+        titles[action.plan_id] = title
+    return [rows[i] for i in action_ids if i in rows], titles
 
 
 def _from_ourselves(sender: str | None, mail: MailSettings) -> bool:
@@ -358,11 +373,11 @@ def _confirm(
     message_id: str,
     entries: list[m.ProgressEntry],
     actions: list[m.Action],
+    plans: dict[str, str],
     who: Answerer,
     mail: MailSettings,
     now: datetime,
 ) -> None:
-    plans = {p.id: p.title for p in s.exec(select(m.Plan))}
     secret = mail.reply_secret
     lines = tuple(
         RecordedLine(
@@ -404,6 +419,7 @@ def _ask_which(
     parsed: ParsedMail,
     message_id: str,
     actions: list[m.Action],
+    plans: dict[str, str],
     allowed: dict[int, dict[str, Answerer]],
     mail: MailSettings,
     now: datetime,
@@ -412,7 +428,6 @@ def _ask_which(
     who = next(
         allowed[a.id][sender] for a in actions if a.id is not None and sender in allowed[a.id]
     )
-    plans = {p.id: p.title for p in s.exec(select(m.Plan))}
     secret = mail.reply_secret
     lines = tuple(
         QuestionLine(
@@ -453,16 +468,19 @@ def _queue(
     mail: MailSettings,
     now: datetime,
 ) -> m.Outbox:
-    """A message in the lead's thread, stored in the outbox like any other."""
+    """A message in the lead's thread, stored in the outbox like any other. Written as text
+    directly (`email_text`), not built and flattened by the email package: that was the
+    largest cost of taking a reply in."""
     recipient = Recipient(parsed.sender_name or parsed.sender or "", parsed.sender)
-    message = build_email(
+    own_id = make_message_id(key, mail.domain)
+    payload = email_text(
         rendered,
         kind=kind,
         sender=mail.sender,
         recipients=[recipient],
         reply_to=None,
         sent_at=now,
-        message_id=make_message_id(key, mail.domain),
+        message_id=own_id,
         in_reply_to=message_id,
     )
     row = m.Outbox(
@@ -472,8 +490,8 @@ def _queue(
         recipient_key=None,
         recipient=parsed.sender or "",
         subject=rendered.subject[:200],
-        payload=email_payload(message),
-        message_id=str(message["Message-ID"]),
+        payload=payload,
+        message_id=own_id,
         created_at=now.astimezone(UTC),
     )
     s.add(row)

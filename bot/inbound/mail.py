@@ -18,16 +18,18 @@ import email
 import email.header
 import email.policy
 import email.utils
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
 from typing import Any, Literal, TypeVar
 
+from bot.inbound.autoreply import CLASSIFYING_HEADERS, away_until, classify, failed_recipients
 from bot.inbound.autoreply import DAEMONS as _DAEMONS
-from bot.inbound.autoreply import away_until, classify, failed_recipients
 from bot.inbound.clean import html_to_text, new_text
 
 __all__ = ["MailKind", "ParsedMail", "parse_mail"]
@@ -51,6 +53,28 @@ _MANY_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 T = TypeVar("T")
 
 
+class _RememberedHeaders(HeaderRegistry):
+    """policy.default's header classes, each (name, value) parsed once. The email package
+    parses a header again on every read (Content-Type a dozen times a message, by the parser
+    itself and by every part's content-type, charset and filename), and most mail carries the
+    same few Content-Type values: this was most of the cost of reading a reply. Parsed headers
+    are immutable, so one can serve every read; a long value is parsed afresh each time, so
+    what is remembered stays small whatever arrives."""
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if len(value) > _LONGEST_REMEMBERED:
+            return super().__call__(name, value)  # type: ignore[no-any-return]
+        return self._remembered(name, value)
+
+    @functools.cached_property
+    def _remembered(self) -> Callable[[str, str], BaseHeader]:
+        return functools.lru_cache(maxsize=2048)(super().__call__)
+
+
+_LONGEST_REMEMBERED = 1000
+_POLICY = email.policy.default.clone(header_factory=_RememberedHeaders())
+
+
 @dataclass(frozen=True)
 class ParsedMail:
     message_id: str | None  # "<...@...>" as in the header; None if absent
@@ -72,7 +96,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     """Best effort, never an exception: a message that cannot be read at all comes back as a
     reply with no headers and no text."""
     try:
-        msg = email.message_from_bytes(bytes(raw), policy=email.policy.default)
+        msg = email.message_from_bytes(bytes(raw), policy=_POLICY)
         return _parse(msg)
     except Exception:  # the stdlib parser's failure modes are many and undocumented
         log.warning("unreadable message (%d bytes)", len(raw) if raw else 0, exc_info=True)
@@ -86,7 +110,11 @@ def _parse(msg: Message) -> ParsedMail:
     sent_at = _guard(lambda: _date(_header(msg, "Date")), None)
     body = _guard(lambda: _body_text(msg), "")
     text = _guard(lambda: new_text(body), body.strip())
-    headers = {name: _header(msg, name) for name in _named_headers(msg)}
+    headers = {
+        name: _header(msg, name)
+        for name in _named_headers(msg)
+        if name.lower() in CLASSIFYING_HEADERS
+    }
     report_type = _guard(lambda: _report_type(msg), None)
     no_blocks: list[dict[str, str]] = []
     blocks = _guard(lambda: _status_blocks(msg), no_blocks) if report_type else no_blocks

@@ -14,7 +14,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
+from sqlalchemy import func, literal_column, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot import models as m
@@ -51,66 +54,157 @@ class Recorded:
 
 def answerers(s: Session, action_ids: Iterable[int]) -> dict[int, dict[str, Answerer]]:
     """Per action, the addresses whose replies are accepted: person leads, a group lead's
-    contact, members and mailbox, milestone leads, and the delegates of any of those people."""
+    contact, members and mailbox, milestone leads, and the delegates of any of those people.
+
+    Reads only the rows these actions reach, in two or three queries whatever the size of the
+    people table (their leads; the groups those name with their members; the people named,
+    with their delegates): a reply must not cost more because the partnership has more people.
+    """
     ids = sorted(set(action_ids))
     found: dict[int, dict[str, Answerer]] = {i: {} for i in ids}
     if not ids:
         return found
-    persons = {p.id: p for p in s.exec(select(m.Person))}
-    groups = {g.id: g for g in s.exec(select(m.LeadGroup))}
-    members: dict[int, list[int]] = {}
-    for gm in s.exec(select(m.GroupMember)):
-        members.setdefault(gm.group_id, []).append(gm.person_id)
-    delegates: dict[int, list[int]] = {}
-    for d in s.exec(select(m.Delegate)):
-        delegates.setdefault(d.person_id, []).append(d.delegate_id)
+    s.flush()  # the queries below read through the session's connection, past its autoflush
+    named = _leads(s, ids)
+    groups, members = _groups(s, {g for _, p, g, _ in named if p is None and g is not None})
+    person_ids = {p for _, p, _, _ in named if p is not None}
+    person_ids |= {c for _, _, c in groups.values() if c is not None}
+    person_ids |= {p for ps in members.values() for p in ps}
+    persons, delegates = _persons(s, person_ids)
 
     def add(action_id: int, person_id: int | None, as_: str) -> None:
-        person = persons.get(person_id) if person_id is not None else None
-        if person is None:
+        if person_id is None or person_id not in persons:
             return
-        if person.email:
+        name, email = persons[person_id]
+        if email:
             found[action_id].setdefault(
-                person.email.lower(), Answerer(person.email.lower(), person.id, person.name, as_)
+                email.lower(), Answerer(email.lower(), person_id, name, as_)
             )
-        for delegate_id in delegates.get(person.id or -1, []):
-            d = persons.get(delegate_id)
-            if d is not None and d.email:
+        for delegate_id, d_name, d_email in delegates.get(person_id, []):
+            if d_email:
                 found[action_id].setdefault(
-                    d.email.lower(),
-                    Answerer(d.email.lower(), d.id, d.name, f"delegate of {person.name}"),
+                    d_email.lower(),
+                    Answerer(d_email.lower(), delegate_id, d_name, f"delegate of {name}"),
                 )
 
     def add_group(action_id: int, group_id: int) -> None:
-        g = groups.get(group_id)
-        if g is None:
+        if group_id not in groups:
             return
-        if g.email:
+        name, email, contact = groups[group_id]
+        if email:
             found[action_id].setdefault(
-                g.email.lower(), Answerer(g.email.lower(), None, g.name, f"mailbox of {g.name}")
+                email.lower(), Answerer(email.lower(), None, name, f"mailbox of {name}")
             )
-        add(action_id, g.contact_person_id, f"contact of {g.name}")
+        add(action_id, contact, f"contact of {name}")
         for person_id in members.get(group_id, []):
-            add(action_id, person_id, f"member of {g.name}")
+            add(action_id, person_id, f"member of {name}")
 
-    leads = s.exec(select(m.ActionLead).where(col(m.ActionLead.action_id).in_(ids)))
-    for lead in leads:
-        if lead.person_id is not None:
-            add(lead.action_id, lead.person_id, "lead")
-        elif lead.group_id is not None:
-            add_group(lead.action_id, lead.group_id)
-    milestones = s.exec(select(m.Milestone).where(col(m.Milestone.action_id).in_(ids)))
-    for ms in milestones:
-        if ms.lead_person_id is not None:
-            add(ms.action_id, ms.lead_person_id, "milestone lead")
-        elif ms.lead_group_id is not None:
-            add_group(ms.action_id, ms.lead_group_id)
+    for action_id, person_id, group_id, as_ in named:
+        if person_id is not None:
+            add(action_id, person_id, as_)
+        elif group_id is not None:
+            add_group(action_id, group_id)
     return found
 
 
+# SQLite allows 32,766 bound parameters a statement (999 before 3.32); stay well under either
+_CHUNK = 500
+
+
+def _chunks(values: Iterable[int]) -> list[list[int]]:
+    wanted = sorted(set(values))
+    return [wanted[i : i + _CHUNK] for i in range(0, len(wanted), _CHUNK)]
+
+
+def _leads(s: Session, ids: list[int]) -> list[tuple[int, int | None, int | None, str]]:
+    """(action, person, group, as what) for each lead of these actions: the actions' own leads,
+    then their milestones' leads, each in the order stored (the first reason someone may answer
+    is the one named)."""
+    lead, ms = _table(m.ActionLead), _table(m.Milestone)
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        own = sa_select(
+            lead.c.action_id,
+            lead.c.person_id,
+            lead.c.group_id,
+            literal_column("0").label("kind"),
+            lead.c.id.label("seq"),
+        ).where(lead.c.action_id.in_(chunk))
+        of_milestones = sa_select(
+            ms.c.action_id, ms.c.lead_person_id, ms.c.lead_group_id, literal_column("1"), ms.c.id
+        ).where(ms.c.action_id.in_(chunk))
+        query = union_all(own, of_milestones).order_by("kind", "seq")
+        rows += s.connection().execute(query).all()
+    return [(a, p, g, "milestone lead" if kind else "lead") for a, p, g, kind, _ in rows]
+
+
+def _groups(
+    s: Session, group_ids: Iterable[int]
+) -> tuple[dict[int, tuple[str, str | None, int | None]], dict[int, list[int]]]:
+    """These groups' (name, mailbox, contact) and their members, in the order stored."""
+    groups: dict[int, tuple[str, str | None, int | None]] = {}
+    members: dict[int, list[int]] = {}
+    g, gm = _table(m.LeadGroup), _table(m.GroupMember)
+    for chunk in _chunks(group_ids):
+        query = (
+            sa_select(g.c.id, g.c.name, g.c.email, g.c.contact_person_id, gm.c.person_id)
+            .select_from(g.outerjoin(gm, gm.c.group_id == g.c.id))
+            .where(g.c.id.in_(chunk))
+            .order_by(gm.c.id)
+        )
+        for group_id, name, email, contact, member in s.connection().execute(query):
+            groups[group_id] = (name, email, contact)
+            if member is not None:
+                members.setdefault(group_id, []).append(member)
+    return groups, members
+
+
+def _persons(
+    s: Session, person_ids: Iterable[int]
+) -> tuple[dict[int, tuple[str, str | None]], dict[int, list[tuple[int, str, str | None]]]]:
+    """These people's (name, address), and each one's delegates (id, name, address) in the
+    order stored."""
+    persons: dict[int, tuple[str, str | None]] = {}
+    delegates: dict[int, list[tuple[int, str, str | None]]] = {}
+    p, d = _table(m.Person), _table(m.Delegate)
+    dp = p.alias("delegate_person")
+    for chunk in _chunks(person_ids):
+        query = (
+            sa_select(p.c.id, p.c.name, p.c.email, d.c.delegate_id, dp.c.name, dp.c.email)
+            .select_from(
+                p.outerjoin(d, d.c.person_id == p.c.id).outerjoin(dp, dp.c.id == d.c.delegate_id)
+            )
+            .where(p.c.id.in_(chunk))
+            .order_by(d.c.id)
+        )
+        for person_id, name, email, delegate_id, d_name, d_email in s.connection().execute(query):
+            persons[person_id] = (name, email)
+            if delegate_id is not None and d_name is not None:
+                delegates.setdefault(person_id, []).append((delegate_id, d_name, d_email))
+    return persons, delegates
+
+
+def _table(model: Any) -> Any:
+    """A model's table, for Core queries of only the columns wanted (no ORM objects)."""
+    return model.__table__
+
+
 def person_for_email(s: Session, address: str) -> m.Person | None:
+    """The person whose address this is, whatever its case: an indexed `lower(email)` lookup
+    (ix_person_email_lower). SQL's lower() folds only ASCII on SQLite, so an address with other
+    letters that the index does not find is looked for the slow way, as Python folds it."""
     wanted = address.strip().lower()
-    for p in s.exec(select(m.Person).where(col(m.Person.email).is_not(None))):
+    if not wanted:
+        return None
+    query = select(m.Person).where(func.lower(m.Person.email) == wanted).order_by(col(m.Person.id))
+    for p in s.exec(query):
+        if p.email and p.email.lower() == wanted:
+            return p
+    if wanted.isascii():
+        return None
+    for p in s.exec(
+        select(m.Person).where(col(m.Person.email).is_not(None)).order_by(col(m.Person.id))
+    ):
         if p.email and p.email.lower() == wanted:
             return p
     return None

@@ -9,6 +9,7 @@ starts a line of prose, not an action. The text stays as the lead wrote it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ def split_sections(
     return sections
 
 
+@functools.lru_cache(maxsize=4096)  # a plan's refs recur; re's own cache holds only 512
 def _ref_pattern(ref: str) -> re.Pattern[str]:
     token = re.escape(ref.strip())
     if ref.strip().isdigit():

@@ -4,6 +4,9 @@ Two transports share one small interface (`Transport.send_batch`): `SmtpTranspor
 real mail server over one connection per batch, and `OutboxDirTransport` writes ``.eml`` files
 a person can open in a mail client, for demos and for a dry run before real addresses are
 trusted. `MemoryTransport` keeps messages in a list for unit tests of whatever sends them.
+Messages read back from the outbox arrive as `StoredEmail`: the bytes built when the message was
+decided, sent as they are, with only their header block parsed (for the envelope, the log and a
+file name), since parsing and flattening the whole message again costs more than sending it.
 
 Each message gets a Message-ID made from its outbox key, so a retried send of the same outbox
 row carries the same Message-ID, and a file outbox overwrites rather than duplicates. A batch
@@ -14,10 +17,12 @@ the subject or the body, since both carry case details.
 
 from __future__ import annotations
 
+import binascii
 import email.policy
 import hashlib
 import logging
 import os
+import random
 import re
 import smtplib
 import ssl
@@ -26,7 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -40,8 +46,11 @@ __all__ = [
     "SendResult",
     "SmtpConfig",
     "SmtpTransport",
+    "StoredEmail",
     "Transport",
+    "as_text",
     "build_email",
+    "email_text",
     "make_message_id",
 ]
 
@@ -105,6 +114,152 @@ def build_email(
     return msg
 
 
+# How the outbox stores a message: CRLF line ends and 7-bit text (bodies beyond ASCII in base64),
+# so the stored text can go to any SMTP server as it is.
+STORED = email.policy.SMTP.clone(max_line_length=998)
+
+
+def as_text(msg: EmailMessage) -> str:
+    """A built message as the outbox stores it."""
+    return msg.as_string(policy=STORED)
+
+
+def email_text(
+    rendered: Rendered,
+    *,
+    kind: str,
+    sender: str,
+    recipients: Sequence[Recipient],
+    reply_to: str | None,
+    sent_at: datetime,
+    message_id: str,
+    in_reply_to: str | None = None,
+) -> str:
+    """`as_text(build_email(...))`, the same text (but for the random MIME boundary), written
+    directly when the addresses are plain ones, as a reminder's are.
+
+    Building a message with the email package and flattening it again costs several
+    milliseconds, far more than sending it; the structure of ours is fixed (two parts, text
+    and HTML), so it is written out here and only what needs encoding (a subject beyond ASCII,
+    say) is left to the package's folding. Anything out of the ordinary (a display name that
+    needs quoting or encoding, an unusual address) is built by `build_email` instead.
+    tests/test_email.py checks both give the same text.
+    """
+    plain = _plain_addresses(sender, recipients, reply_to, message_id)
+    text, html = _body(rendered.text), _body(rendered.html)
+    if (
+        plain is None
+        or sent_at.tzinfo is None
+        or sent_at.utcoffset() is None
+        or text is None
+        or html is None
+        or not _PLAIN.fullmatch(kind)
+    ):
+        return as_text(
+            build_email(
+                rendered,
+                kind=kind,
+                sender=sender,
+                recipients=recipients,
+                reply_to=reply_to,
+                sent_at=sent_at,
+                message_id=message_id,
+                in_reply_to=in_reply_to,
+            )
+        )
+    headers = [
+        ("From", sender),
+        ("To", plain),
+        ("Subject", rendered.subject),
+        ("Date", format_datetime(sent_at)),
+        ("Message-ID", message_id),
+    ]
+    if reply_to:
+        headers.append(("Reply-To", reply_to))
+    if in_reply_to:
+        headers += [("In-Reply-To", in_reply_to), ("References", in_reply_to)]
+    headers += [
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+        (KIND_HEADER, kind),
+        ("MIME-Version", "1.0"),
+    ]
+    boundary = _boundary(text[1] + html[1])
+    out = [_header(name, value) for name, value in headers]
+    out.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n')
+    for n, (subtype, (cte, body)) in enumerate((("plain", text), ("html", html))):
+        out.append(f"--{boundary}\r\n")
+        out.append(f'Content-Type: text/{subtype}; charset="utf-8"\r\n')
+        out.append(f"Content-Transfer-Encoding: {cte}\r\n")
+        if n:  # the package's add_alternative gives the second part one of its own
+            out.append("MIME-Version: 1.0\r\n")
+        out.append("\r\n")
+        out.append(body)
+        out.append("\r\n")
+    out.append(f"--{boundary}--\r\n")
+    return "".join(out)
+
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_NAME = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
+_ADDRESS = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_MAILBOX = re.compile(rf"(?:{_NAME.pattern} <{_ADDRESS.pattern}>|{_ADDRESS.pattern})")
+_MESSAGE_ID = re.compile(r"<[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+>")
+_PLAIN = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")  # printable ASCII, single spaces
+_LONGEST = 998  # RFC 5322's limit on a line, as POLICY sets it
+
+
+def _plain_addresses(
+    sender: str, recipients: Sequence[Recipient], reply_to: str | None, message_id: str
+) -> str | None:
+    """The To header when every address is one the package writes as given; else None."""
+    to = []
+    for r in recipients:
+        if not r.email:
+            continue
+        if not _ADDRESS.fullmatch(r.email) or not (r.name == "" or _NAME.fullmatch(r.name)):
+            return None
+        to.append(f"{r.name} <{r.email}>" if r.name else r.email)
+    if not to or not _MAILBOX.fullmatch(sender) or not _MESSAGE_ID.fullmatch(message_id):
+        return None
+    if reply_to and not _ADDRESS.fullmatch(reply_to):
+        return None
+    joined = ", ".join(to)
+    return joined if len(joined) + 4 <= _LONGEST else None
+
+
+def _header(name: str, value: str) -> str:
+    if len(name) + 2 + len(value) <= _LONGEST and "=?" not in value and _PLAIN.fullmatch(value):
+        return f"{name}: {value}\r\n"
+    return str(STORED.header_factory(name, value).fold(policy=STORED))
+
+
+def _body(text: str) -> tuple[str, str] | None:
+    """(Content-Transfer-Encoding, body with CRLF line ends) as `set_content` and the stored
+    policy make them: 7bit for ASCII, base64 (76 characters a line) otherwise. None for lines
+    over the limit, where the package weighs quoted-printable against base64 itself."""
+    lines = text.encode("utf-8").splitlines()
+    if any(len(line) > _LONGEST for line in lines):
+        return None
+    data = b"\n".join(lines) + b"\n"
+    if data.isascii():
+        return "7bit", "\r\n".join(line.decode("ascii") for line in lines) + "\r\n"
+    encoded = [
+        binascii.b2a_base64(data[i : i + 57], newline=False).decode("ascii")
+        for i in range(0, len(data), 57)
+    ]
+    return "base64", "\r\n".join(encoded) + "\r\n"
+
+
+def _boundary(bodies: str) -> str:
+    """As the package's generator makes one: random, and found in no body."""
+    boundary = "=" * 15 + f"{random.randrange(2**63 - 1):019d}" + "=="
+    candidate, n = boundary, 0
+    while f"--{candidate}" in bodies:
+        candidate, n = f"{boundary}.{n}", n + 1
+    return candidate
+
+
 def make_message_id(key: str, domain: str) -> str:
     """``<reminder-2019-06-03-p12-1a2b3c4d5e@domain>``: the same outbox key gives the same id.
 
@@ -120,6 +275,60 @@ def make_message_id(key: str, domain: str) -> str:
     readable = re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-")[:32].strip("-")
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
     return f"<{readable}-{digest}@{domain}>" if readable else f"<{digest}@{domain}>"
+
+
+# --- a message as the outbox stores it ---------------------------------------------------------
+
+
+_HEADERS = BytesHeaderParser(policy=email.policy.compat32)
+
+
+class StoredEmail:
+    """A built message as bytes, with its header block parsed and its body left alone.
+
+    `get`, `get_all` and `[]` read headers as the transports do on an `EmailMessage`; the
+    values are the raw header text (encoded words stay encoded), which is all an envelope, a
+    log line or a file name needs. `message()` parses the whole thing when something does need
+    the parts.
+    """
+
+    __slots__ = ("data", "_headers")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        head, sep, _body = data.partition(b"\r\n\r\n")
+        if not sep:
+            head = data.partition(b"\n\n")[0]
+        self._headers: Message = _HEADERS.parsebytes(head)
+
+    @classmethod
+    def from_text(cls, text: str) -> StoredEmail:
+        return cls(text.encode("utf-8"))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._headers.get(name)
+        return default if value is None else _unfold(value)
+
+    def get_all(self, name: str, default: list[str] | None = None) -> list[str] | None:
+        values = self._headers.get_all(name)
+        return default if values is None else [_unfold(v) for v in values]
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._headers
+
+    def message(self) -> EmailMessage:
+        """The whole message parsed, as `email.message_from_bytes` gives it."""
+        return email.message_from_bytes(self.data, policy=POLICY)  # type: ignore[return-value]
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n(?=[ \t])", "", value).strip() if "\n" in value else value.strip()
+
+
+Outgoing = EmailMessage | StoredEmail
 
 
 # --- the transport interface ------------------------------------------------------------------
@@ -145,7 +354,7 @@ class Transport(Protocol):
     loses no record of what was already sent)."""
 
     def send_batch(
-        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+        self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]: ...
 
 
@@ -155,16 +364,16 @@ def _report(results: list[SendResult], result: SendResult, on_result: OnResult |
         on_result(len(results) - 1, result)
 
 
-def _message_id(msg: EmailMessage) -> str:
+def _message_id(msg: Outgoing) -> str:
     return str(msg.get("Message-ID", "")).strip()
 
 
-def _recipient_addresses(msg: EmailMessage) -> list[str]:
-    values = [str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h, [])]
+def _recipient_addresses(msg: Outgoing) -> list[str]:
+    values = [str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h, []) or ()]
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def _domains(msg: EmailMessage) -> str:
+def _domains(msg: Outgoing) -> str:
     return ",".join(sorted({a.rpartition("@")[2].lower() for a in _recipient_addresses(msg)}))
 
 
@@ -217,7 +426,7 @@ class SmtpTransport:
         self.config = config
 
     def send_batch(
-        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+        self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
         results: list[SendResult] = []
         smtp: smtplib.SMTP | None = None
@@ -239,14 +448,14 @@ class SmtpTransport:
         return results
 
     def _send_one(
-        self, smtp: smtplib.SMTP | None, msg: EmailMessage
+        self, smtp: smtplib.SMTP | None, msg: Outgoing
     ) -> tuple[smtplib.SMTP | None, SendResult]:
         """(connection to go on with, result); reconnects once when the server went away."""
         for attempt in (1, 2):
             if smtp is None:
                 smtp = self._connect()
             try:
-                refused = smtp.send_message(msg)
+                refused = _send(smtp, msg)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 smtp.close()
                 smtp = None
@@ -273,7 +482,8 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
-        context = c.ssl_context or ssl.create_default_context()
+        # only TLS needs a context, and making the default one reads the system's certificates
+        context = (c.ssl_context or ssl.create_default_context()) if c.security != "none" else None
         where = f"{c.host}:{c.port}"
         smtp: smtplib.SMTP | None = None
         try:
@@ -291,6 +501,7 @@ class SmtpTransport:
                 )
             smtp.ehlo()
             if c.security == "starttls":
+                assert context is not None
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if c.username:
@@ -309,6 +520,31 @@ class SmtpTransport:
         return smtp
 
 
+def _send(smtp: smtplib.SMTP, msg: Outgoing) -> dict[str, tuple[int, bytes]]:
+    """A stored message goes as its bytes, with the envelope `send_message` would take from
+    its headers; one that needs more than that (Bcc or Resent- headers to act on, addresses
+    beyond ASCII, or bytes beyond ASCII) is parsed and left to `send_message`."""
+    if isinstance(msg, StoredEmail):
+        envelope = _plain_envelope(msg)
+        if envelope is None:
+            return smtp.send_message(msg.message())
+        sender, recipients = envelope
+        return smtp.sendmail(sender, recipients, msg.data)
+    return smtp.send_message(msg)
+
+
+def _plain_envelope(msg: StoredEmail) -> tuple[str, list[str]] | None:
+    if not msg.data.isascii() or any(
+        h in msg for h in ("Bcc", "Resent-Date", "Resent-Bcc", "Sender")
+    ):
+        return None
+    senders = getaddresses([msg.get("From") or ""])
+    recipients = _recipient_addresses(msg)
+    if not senders or not "".join([senders[0][1], *recipients]).isascii():
+        return None
+    return senders[0][1], recipients
+
+
 def _is_permanent(code: int) -> bool:
     return 500 <= code < 600
 
@@ -318,7 +554,7 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(words.split())}"
 
 
-def _sent(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendResult:
+def _sent(msg: Outgoing, refused: dict[str, tuple[int, bytes]]) -> SendResult:
     mid = _message_id(msg)
     log.info("sent %s %s to %s", msg.get(KIND_HEADER, "?"), mid, _domains(msg))
     if not refused:
@@ -328,7 +564,7 @@ def _sent(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendResul
     return SendResult(mid, ok=True, error=f"refused {detail}", refused=tuple(sorted(refused)))
 
 
-def _refused(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendResult:
+def _refused(msg: Outgoing, refused: dict[str, tuple[int, bytes]]) -> SendResult:
     """Every recipient refused: permanent only if the server refused each one for good."""
     detail = "; ".join(f"{addr}: {_reply(*reply)}" for addr, reply in sorted(refused.items()))
     permanent = bool(refused) and all(_is_permanent(code) for code, _ in refused.values())
@@ -336,7 +572,7 @@ def _refused(msg: EmailMessage, refused: dict[str, tuple[int, bytes]]) -> SendRe
 
 
 def _failed(
-    msg: EmailMessage, error: str, permanent: bool, refused: tuple[str, ...] = ()
+    msg: Outgoing, error: str, permanent: bool, refused: tuple[str, ...] = ()
 ) -> SendResult:
     mid = _message_id(msg)
     log.warning(
@@ -377,23 +613,23 @@ class OutboxDirTransport:
         self.folder = Path(folder)
 
     def send_batch(
-        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+        self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
         results: list[SendResult] = []
         for msg in messages:
             _report(results, self._write(msg), on_result)
         return results
 
-    def path_for(self, msg: EmailMessage) -> Path:
+    def path_for(self, msg: Outgoing) -> Path:
         return self.folder / _eml_name(msg)
 
-    def _write(self, msg: EmailMessage) -> SendResult:
+    def _write(self, msg: Outgoing) -> SendResult:
         problem = _unfileable(msg)
         if problem:
             return _failed(msg, problem, permanent=True)
         path = self.path_for(msg)
         try:
-            data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+            data = _crlf_bytes(msg)
             self.folder.mkdir(parents=True, exist_ok=True)
             _write_atomically(path, data)
             _remove_older_copies(path, _short_key(msg))
@@ -410,7 +646,13 @@ class OutboxDirTransport:
         return SendResult(_message_id(msg), ok=True)
 
 
-def _unfileable(msg: EmailMessage) -> str | None:
+def _crlf_bytes(msg: Outgoing) -> bytes:
+    if isinstance(msg, StoredEmail):
+        return msg.data if b"\r\n" in msg.data else msg.data.replace(b"\n", b"\r\n")
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def _unfileable(msg: Outgoing) -> str | None:
     """Why a message cannot be named as a file; such a message will never do better."""
     if not _message_id(msg):
         return "the message has no Message-ID"
@@ -421,7 +663,7 @@ def _unfileable(msg: EmailMessage) -> str | None:
     return None
 
 
-def _eml_name(msg: EmailMessage) -> str:
+def _eml_name(msg: Outgoing) -> str:
     stamp = parsedate_to_datetime(str(msg["Date"])).strftime("%Y%m%d-%H%M%S")
     kind = _safe(str(msg.get(KIND_HEADER, "message")), 30) or "message"
     addresses = _recipient_addresses(msg)
@@ -431,7 +673,7 @@ def _eml_name(msg: EmailMessage) -> str:
     return f"{stamp}-{kind}-{who}-{_short_key(msg)}.eml"
 
 
-def _short_key(msg: EmailMessage) -> str:
+def _short_key(msg: Outgoing) -> str:
     return hashlib.sha256(_message_id(msg).encode("utf-8")).hexdigest()[:10]
 
 
@@ -470,10 +712,10 @@ class MemoryTransport:
         self.sent: list[EmailMessage] = []
 
     def send_batch(
-        self, messages: Sequence[EmailMessage], on_result: OnResult | None = None
+        self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
         results: list[SendResult] = []
         for msg in messages:
-            self.sent.append(msg)
+            self.sent.append(msg.message() if isinstance(msg, StoredEmail) else msg)
             _report(results, SendResult(_message_id(msg), ok=True), on_result)
         return results

@@ -36,7 +36,7 @@ from bot.notify.content import (
 )
 from bot.plans.partial_date import PartialDate
 
-__all__ = ["KINDS", "TEMPLATES", "Rendered", "environment", "render"]
+__all__ = ["KINDS", "TEMPLATES", "Rendered", "environment", "forget_templates", "render"]
 
 
 def _templates_folder() -> Path:
@@ -103,7 +103,19 @@ def render(kind: str, content: Content, templates: Path | None = None) -> Render
 
 def environment(templates: Path | None = None) -> SandboxedEnvironment:
     """The sandboxed environment for a templates folder, built once per folder."""
-    return _environment((templates or TEMPLATES).resolve())
+    return _environment(_default_folder() if templates is None else templates.resolve())
+
+
+@functools.cache
+def _default_folder() -> Path:
+    return TEMPLATES.resolve()
+
+
+def forget_templates() -> None:
+    """Templates are compiled once and not checked for changes at each message (that check,
+    a stat of every file a template uses, cost more than rendering); the runner calls this
+    once per tick, so an edited template is used from the next tick on."""
+    _environment.cache_clear()
 
 
 @functools.cache
@@ -115,6 +127,8 @@ def _environment(folder: Path) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
+        cache_size=-1,  # every template stays compiled: there are a few dozen
     )
     env.filters.update(
         human=human,

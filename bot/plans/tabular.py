@@ -14,6 +14,10 @@ The rules, and why they are so:
   further lead, step or piece of evidence, and how merged cells look once read: openpyxl gives
   None below the first row of a merge, and a vertically merged Word cell counts as blank on a
   continuation row (on a new action's row it still gives its text: one lead for two actions).
+- A continuation row's own step with its timescale is one step, however many dates the
+  timescale names, and a row with nothing but a progress entry (and its date) is further
+  evidence for the step above: that is how actionbot's own board paper (bot/export) writes
+  them, so an exported plan imports back into the same plan. A "○" bullet marks a sub-step.
 - Every progress entry needs a date, because chasing is driven by how old the last update is;
   an undated one is refused unless the caller supplies the plan's as-of date, and then noted.
 - All problems are collected and raised together, each naming the file (and sheet or table), the
@@ -50,6 +54,7 @@ from bot.plans.canonical import (
     Rag,
     slugify,
 )
+from bot.plans.load import short_title
 from bot.plans.partial_date import PartialDate
 from bot.plans.timescale import find_dates, parse_timescale, split_dated_paragraphs, split_timescale
 from bot.yamlfile import field_path, message
@@ -116,7 +121,8 @@ _PART_SEPARATORS = re.compile(r"[\n;]")
 _LINES = re.compile(r"\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _LETTER = re.compile(r"[^\W\d_]")
-_BULLET = re.compile(r"^\s*(?:[•●○▪·*–-]|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[•●○◦▪·*–-]|\d+[.)])\s+")
+_SUB_BULLET = re.compile(r"^\s*[○◦]\s+")  # Word's second-level bullet: a sub-step
 _M = TypeVar("_M", bound=BaseModel)
 _RAGS: dict[str, Rag] = {
     "red": "red",
@@ -409,15 +415,39 @@ def _is_timescale_only(part: str) -> bool:
     return not _LETTER.search(part.replace(raw, " ", 1)) if raw in part else True
 
 
+_COMPLETE_FIRST = re.compile(r"^\s*complete(?:d)?\b", re.IGNORECASE)
+
+
 def _done(timescale: str) -> bool:
+    """Done when the timescale says so, at its end ("July 2018 - Complete") or as its first
+    word ("Complete approved by MSCB Executive – May 2018")."""
     ts = parse_timescale(timescale)
-    return ts.complete or (bool(ts.occurrences) and all(o.done for o in ts.occurrences))
+    if ts.complete or _COMPLETE_FIRST.match(timescale):
+        return True
+    return bool(ts.occurrences) and all(o.done for o in ts.occurrences)
+
+
+def _title(text: str) -> str | None:
+    """An action whose first sentence ends with its date in brackets ("Improve audits (October
+    2018)") is titled without the date, as the plans' own titles are; None otherwise, for the
+    loader's short title of the text."""
+    line = text.strip().split("\n", 1)[0]
+    sentence = _SENTENCE_END.split(line, 1)[0].strip()
+    if not sentence.rstrip(" .").endswith(")"):
+        return None
+    cut, raw = split_timescale(sentence)
+    return short_title(cut) if raw is not None and cut and cut != sentence else None
 
 
 def _milestone(text: str, timescale: str | None, lead: str | None) -> Milestone:
+    """A step; a "; " or "," left at its start by cutting a sentence at a date is dropped."""
     done = _done(timescale) if timescale else False
     return Milestone(
-        text=_BULLET.sub("", text).strip() or text, timescale=timescale, lead=lead, done=done
+        text=_BULLET.sub("", text).strip().lstrip(";, ") or text,
+        timescale=timescale,
+        lead=lead,
+        done=done,
+        depth=1 if _SUB_BULLET.match(text) else 0,
     )
 
 
@@ -474,6 +504,7 @@ class _Draft:
     milestones: list[Milestone] = field(default_factory=list)
     progress: list[Progress] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    step: int | None = None  # the milestone the last step row began, for its further evidence
 
     def add_leads(self, leads: Iterable[str]) -> None:
         self.leads.extend(lead for lead in leads if lead not in self.leads)
@@ -581,17 +612,32 @@ class _Table:
         lead = leads[0] if leads else None
         text, timescale = self.cell(row, "text"), self.cell(row, "timescale")
         first = len(draft.milestones) + 1
-        if timescale:
+        parts = _parts(timescale, _PART_SEPARATORS)
+        if timescale and text and (len(parts) == 1 or all(map(_is_timescale_only, parts))):
+            # the row's own step and when it is due: one step, however many dates it has
+            # ("July 2017 - Complete; July 2018; July 2019" is one report, made yearly)
+            draft.timescales.append(timescale)
+            draft.milestones.append(_milestone(text, timescale, lead))
+        elif timescale:
             draft.timescales.append(timescale)
             fallback = text or _first_sentence(draft.text)
-            draft.milestones += [
-                _timescale_part(p, fallback, lead) for p in _parts(timescale, _PART_SEPARATORS)
-            ]
+            draft.milestones += [_timescale_part(p, fallback, lead) for p in parts]
         elif text:
             draft.milestones += _inline_milestones(text, _first_sentence(draft.text), lead, True)
         self.add_group_fields(draft, row)
         self.add_rag(draft, row)
-        self.add_progress(draft, row, first if len(draft.milestones) >= first else None)
+        if len(draft.milestones) >= first:
+            draft.step = first
+        elif not self.evidence_only(row):
+            draft.step = None
+        self.add_progress(draft, row, draft.step)
+
+    def evidence_only(self, row: _Row) -> bool:
+        """A row with nothing but a progress entry (and its date) is further evidence for the
+        step of the row above, as a second entry for one step is written, or a step's cell
+        merged down over its evidence reads."""
+        kept = {self.columns[n].index for n in ("progress", "date") if n in self.columns}
+        return all(not c for i, c in enumerate(row.cells) if i not in kept)
 
     def add_group_fields(self, draft: _Draft, row: _Row) -> None:
         """An area or risk written on a continuation row adds to the action's, losing nothing."""
@@ -686,6 +732,7 @@ def _validated(
 def _action(draft: _Draft) -> Action:
     return Action(
         ref=draft.ref,
+        title=_title(draft.text),
         area_for_improvement=draft.area_for_improvement,
         key_risk=draft.key_risk,
         text=draft.text,

@@ -42,7 +42,14 @@ from bot.delivery import Transports
 from bot.rules import LoadedRules
 from bot.settings import Settings
 from bot.web.actions import action_view
-from bot.web.auth import SESSION_HOURS, ask_for_link, sign_in_link, sign_in_page, sign_out
+from bot.web.auth import (
+    SESSION_HOURS,
+    StillAllowed,
+    ask_for_link,
+    sign_in_link,
+    sign_in_page,
+    sign_out,
+)
 from bot.web.dashboard import dashboard_page
 from bot.web.pages import Web, render_page
 from bot.web.update_page import update_page
@@ -112,6 +119,7 @@ def create_app(
                 same_site="lax",
                 https_only=web_settings.secure,
             ),
+            Middleware(StillAllowed, web=web),
         ],
         exception_handlers={HTTPException: _http_error},
     )

@@ -14,6 +14,9 @@ board), and the business managers WEB_ADMINS names. Nothing else is visible with
   links does not spend it.
 - The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure over https); it
   holds the address, a CSRF token and the moment it ends by the app's clock (SESSION_HOURS).
+  A cookie cannot be called back, so every request asks again whether its address may sign
+  in (`StillAllowed`): a board member taken off the group, or a manager off WEB_ADMINS, is
+  signed out at their next request, not hours later when the session would have ended.
 - Every form carries the session's CSRF token, and every POST without the right one is
   refused (403) before anything else is read.
 """
@@ -28,12 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import models as m
 from bot.db import session
@@ -62,12 +66,23 @@ class Visitor:
 # --- who may sign in -------------------------------------------------------------------------
 
 
-def may_sign_in(s: Session, admins: tuple[str, ...]) -> dict[str, str]:
-    """Lowercased e-mail address -> name, for everyone who may sign in."""
-    persons = {p.id: p for p in s.exec(select(m.Person))}
-    groups = {g.id: g for g in s.exec(select(m.LeadGroup))}
+def may_sign_in(s: Session, admins: tuple[str, ...], email: str | None = None) -> dict[str, str]:
+    """Lowercased e-mail address -> name, for everyone who may sign in; only `email` (when
+    given), so that each request can ask about its visitor without reading everyone."""
+    levels = list(s.exec(select(m.GovernanceLevel)))  # a few rows a plan
+    group_ids = {level.group_id for level in levels if level.group_id is not None}
+    people = select(m.Person).where(col(m.Person.email).is_not(None))
+    if email is not None:
+        people = people.where(func.lower(func.trim(m.Person.email)) == email)
+    persons = {p.id: p for p in s.exec(people)}
+    groups = {
+        g.id: g for g in s.exec(select(m.LeadGroup).where(col(m.LeadGroup.id).in_(group_ids)))
+    }
+    in_groups = select(m.GroupMember).where(col(m.GroupMember.group_id).in_(group_ids))
+    if email is not None:
+        in_groups = in_groups.where(col(m.GroupMember.person_id).in_(list(persons)))
     members: dict[int, list[int]] = {}
-    for gm in s.exec(select(m.GroupMember)):
+    for gm in s.exec(in_groups):
         members.setdefault(gm.group_id, []).append(gm.person_id)
     found: dict[str, str] = {}
 
@@ -76,7 +91,7 @@ def may_sign_in(s: Session, admins: tuple[str, ...]) -> dict[str, str]:
         if person is not None and person.email:
             found.setdefault(person.email.strip().lower(), person.name)
 
-    for level in s.exec(select(m.GovernanceLevel)):
+    for level in levels:
         add(level.person_id)
         group = groups.get(level.group_id) if level.group_id is not None else None
         if group is not None:
@@ -85,7 +100,10 @@ def may_sign_in(s: Session, admins: tuple[str, ...]) -> dict[str, str]:
                 add(person_id)
     by_email = {(p.email or "").strip().lower(): p.name for p in persons.values() if p.email}
     for address in admins:
-        found.setdefault(address, by_email.get(address, address))
+        if email is None or address == email:
+            found.setdefault(address, by_email.get(address, address))
+    if email is not None:  # another spelling of the address, trimmed and lowercased alike
+        return {email: found[email]} if email in found else {}
     return found
 
 
@@ -255,6 +273,42 @@ def signed_in(request: Request) -> Visitor | None:
             request.session.pop(name, None)
         return None
     return Visitor(who, str(request.session.get("name") or who))
+
+
+def still_allowed(web: Web, email: str, now: datetime) -> bool:
+    """Whether a session's address may still sign in; when not, the ending is audited."""
+    with session(web.engine) as s, s.begin():
+        if may_sign_in(s, web.settings.web.admins, email):
+            return True
+        s.add(
+            m.AuditEvent(
+                at=now.astimezone(UTC),
+                kind="signed-out",
+                person_key=email,
+                detail=f"{email} may no longer sign in; their web session was ended",
+            )
+        )
+    log.info("%s may no longer sign in: web session ended", email)
+    return False
+
+
+class StillAllowed:
+    """Middleware inside the session's: ends the session of an address that may no longer sign
+    in, before any page reads it, so every page and form sees a visitor who may."""
+
+    def __init__(self, app: ASGIApp, web: Web) -> None:
+        self.app = app
+        self.web = web
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kept = scope.get("session") if scope["type"] == "http" else None
+        who = kept.get("who") if isinstance(kept, dict) else None
+        if isinstance(kept, dict) and isinstance(who, str):
+            allowed = await run_in_threadpool(still_allowed, self.web, who, self.web.clock())
+            if not allowed:
+                for name in ("who", "name", "until"):
+                    kept.pop(name, None)
+        await self.app(scope, receive, send)
 
 
 def csrf_token(request: Request) -> str:

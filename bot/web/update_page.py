@@ -5,9 +5,16 @@ A submitted update is recorded exactly as an e-mail reply is (bot/inbound/record
 the link was made for must still be among the action's answerers (a lead, a group contact or
 member, a milestone lead, a delegate), the entry is made by `record_updates` with source "web"
 and that person as its author, the inbound log gets a row (channel "web"), and a proposed new
-date is kept for the operational group to agree: the deadline never moves by itself. Each form
-carries an id of its own, which is the inbound id, so a form sent twice (a double click, a
-reload) records once. The page then shows what was recorded.
+date is kept for the operational group to agree: the deadline never moves by itself. The page
+then shows what was recorded.
+
+A link records one update, then is refused: a reminder can be forwarded or left open on a
+shared computer, and the link in it should not speak for the lead twice. Opening it (and
+reloading the form) spends nothing, so a mail scanner or a second look costs no update; only a
+recorded update does, by storing the token's hash in `used_link` (kind "update") in the same
+transaction as the entry. Its unique key decides between two updates sent at the same moment:
+one is recorded, the other is refused and records nothing. Each form also carries an id of its
+own, which is the inbound id: the inbound log's unique key refuses the same form twice too.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -40,8 +47,8 @@ from bot.notify.content import RecordedLine
 from bot.notify.tokens import reply_address, sign
 from bot.plans.partial_date import PartialDate
 from bot.store import ProgressView, load_plans
-from bot.web.auth import checked_form, forbidden
-from bot.web.pages import Refused, Web, refused_page, render_page, web_of
+from bot.web.auth import checked_form, forbidden, token_digest
+from bot.web.pages import Refused, Web, moment, refused_page, render_page, web_of
 from bot.web.update_links import LIFETIME, UpdateLink, read_token
 
 log = logging.getLogger(__name__)
@@ -61,10 +68,10 @@ EXPIRED = Refused(
     f"Update links work for {LIFETIME.days} days. Reply to the reminder e-mail instead, or use "
     "the link in a newer reminder.",
 )
-SENT_ALREADY = Refused(
-    409,
-    "This update was sent already",
-    "It was recorded once. To add another, open the link again.",
+USED = "This update link has been used"
+ANOTHER = (
+    "Each update link records one update. To give another, reply to the reminder e-mail, or "
+    "use the link in the next reminder."
 )
 GONE = "This action is no longer in any plan"
 NOT_A_LEAD = "This link no longer lets you update the action"
@@ -105,7 +112,8 @@ async def update_page(request: Request) -> Response:
         form = await checked_form(request)
         if form is None:
             return forbidden(request)
-    target = await run_in_threadpool(_target, web, link)
+    digest = token_digest(request.path_params["token"])
+    target = await run_in_threadpool(_target, web, link, digest)
     if isinstance(target, Refused):
         return refused_page(request, target)
     if form is None:
@@ -118,16 +126,10 @@ async def update_page(request: Request) -> Response:
         return forbidden(request)
     if isinstance(answer, dict):
         return _form(request, target, values["form_id"], values, answer, status=400)
-    result = await run_in_threadpool(_record, web, link, answer, values["form_id"], now)
-    if result is None:
-        return refused_page(request, SENT_ALREADY, request.url.path, "Add another update")
+    result = await run_in_threadpool(_record, web, link, digest, answer, values["form_id"], now)
     if isinstance(result, Refused):
         return refused_page(request, result)
-    return render_page(
-        request,
-        "update_recorded",
-        {"line": result, "person": target.person, "again": request.url.path},
-    )
+    return render_page(request, "update_recorded", {"line": result, "person": target.person})
 
 
 def _read(values: dict[str, str], today: date) -> Answer | dict[str, str]:
@@ -152,8 +154,11 @@ def _read(values: dict[str, str], today: date) -> Answer | dict[str, str]:
     return Answer(text, rag, values["completed"] == "yes", proposed)
 
 
-def _target(web: Web, link: UpdateLink) -> Target | Refused:
+def _target(web: Web, link: UpdateLink, digest: str) -> Target | Refused:
     with session(web.engine) as s:
+        used = _used(web, s, digest)
+        if used is not None:
+            return used
         action = s.get(m.Action, link.action_id)
         if action is None or action.id is None or action.status == "withdrawn":
             return Refused(410, GONE, "There is nothing to update.")
@@ -180,22 +185,34 @@ def _target(web: Web, link: UpdateLink) -> Target | Refused:
         )
 
 
+def _used(web: Web, s: Session, digest: str) -> Refused | None:
+    """The page for a link that has recorded its update (or a form sent before), saying when."""
+    row = s.exec(select(m.UsedLink).where(m.UsedLink.digest == digest)).first()
+    if row is None:
+        return None
+    when = moment(row.used_at, web.calendar.zone)
+    return Refused(410, USED, f"An update was recorded through it on {when}. {ANOTHER}")
+
+
 def _answerer(s: Session, action_id: int, person_id: int) -> Answerer | None:
     allowed = answerers(s, [action_id])[action_id]
     return next((a for a in allowed.values() if a.person_id == person_id), None)
 
 
 def _record(
-    web: Web, link: UpdateLink, answer: Answer, form_id: str, now: datetime
-) -> RecordedLine | Refused | None:
-    """Records the update in one transaction; None when this form was recorded before."""
+    web: Web, link: UpdateLink, digest: str, answer: Answer, form_id: str, now: datetime
+) -> RecordedLine | Refused:
+    """Records the update and spends the link in one transaction, or says why not."""
     external_id = f"web/{form_id}"
     mail = web.settings.mail
     assert mail is not None
     try:
         with session(web.engine) as s, s.begin():
+            used = _used(web, s, digest)
+            if used is not None:
+                return used
             if already_seen(s, CHANNEL, external_id):
-                return None
+                return Refused(409, USED, f"This form's update was recorded already. {ANOTHER}")
             action = s.get(m.Action, link.action_id)
             if action is None or action.id is None or action.status == "withdrawn":
                 return Refused(410, GONE, "Nothing was recorded.")
@@ -217,6 +234,18 @@ def _record(
                 )
                 log.info("web update %s quarantined: %s", external_id, reason)
                 return Refused(403, NOT_A_LEAD, "Nothing was recorded.")
+            # spent first: of two updates sent at once, the second waits here for the first
+            # to commit, then fails on the unique digest and records nothing
+            s.add(
+                m.UsedLink(
+                    digest=digest,
+                    kind="update",
+                    email=who.email,
+                    used_at=now.astimezone(UTC),
+                    expires_at=link.expires_at,
+                )
+            )
+            s.flush()
             update = Update(action.id, answer.text, answer.rag, answer.completed, answer.proposed)
             recorded = record_updates(
                 s,
@@ -264,8 +293,11 @@ def _record(
                     sign(mail.reply_secret, "a", action.id, who.person_id or 0),
                 ),
             )
-    except IntegrityError:  # the same form, recorded by another request a moment ago
-        return None
+    except IntegrityError:  # the link or the form, used by another request a moment ago
+        with session(web.engine) as s:
+            return _used(web, s, digest) or Refused(
+                409, USED, f"This form's update was recorded already. {ANOTHER}"
+            )
     log.info("web update %s from %s: recorded (%s)", external_id, who.email, action.ref)
     return line
 
