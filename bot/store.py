@@ -7,7 +7,7 @@ per action, and turned into frozen views that carry names rather than ids, as pe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -211,27 +211,7 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
     ):
         assert ms.id is not None
         ms_position[ms.id] = ms.position
-        lead = (
-            leads.view(ms.lead_written or "", ms.lead_person_id, ms.lead_group_id)
-            if ms.lead_written
-            else None
-        )
-        by_action_ms[ms.action_id].append(
-            MilestoneView(
-                ms.position,
-                ms.occurrence,
-                ms.text,
-                ms.timescale,
-                ms.kind,
-                ms.due,
-                ms.due_precision,
-                ms.recurrence,
-                ms.done,
-                ms.depth,
-                lead,
-                ms.start,
-            )
-        )
+        by_action_ms[ms.action_id].append(_milestone_view(ms, leads))
 
     by_action_progress: dict[int, list[ProgressView]] = defaultdict(list)
     for p in session.exec(
@@ -244,17 +224,7 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
             col(m.ProgressEntry.id),
         )
     ):
-        by_action_progress[p.action_id].append(
-            ProgressView(
-                PartialDate.of(p.dated, p.precision),  # type: ignore[arg-type]
-                p.text,
-                p.source,
-                p.author,
-                p.rag,
-                p.completed,
-                ms_position.get(p.milestone_id) if p.milestone_id else None,
-            )
-        )
+        by_action_progress[p.action_id].append(_progress_view(p, ms_position))
 
     governance = tuple(
         GovernanceView(g.level, g.name, leads.view(g.name, g.person_id, g.group_id))
@@ -277,26 +247,7 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
         dict(plan.rag_definitions or {}),
         governance,
         tuple(
-            ActionView(
-                a.id,  # type: ignore[arg-type]
-                plan_id,
-                a.ref,
-                a.title,
-                a.text,
-                a.area_for_improvement,
-                a.key_risk,
-                section_label(a.section_id),
-                a.timescale,
-                a.timescale_kind,
-                a.due,
-                a.status,
-                a.rag,
-                a.rag_set_by,
-                tuple(a.notes or ()),
-                tuple(by_action_leads[a.id]),  # type: ignore[index]
-                tuple(by_action_ms[a.id]),  # type: ignore[index]
-                tuple(by_action_progress[a.id]),  # type: ignore[index]
-            )
+            _action_view(a, section_label, by_action_leads, by_action_ms, by_action_progress)
             for a in actions
         ),
     )
@@ -388,25 +339,8 @@ def load_actions(session: Session, action_ids: Iterable[int]) -> list[PlanView]:
                     )
                 ),
                 tuple(
-                    ActionView(
-                        a.id,  # type: ignore[arg-type]
-                        plan_id,
-                        a.ref,
-                        a.title,
-                        a.text,
-                        a.area_for_improvement,
-                        a.key_risk,
-                        section_label(a.section_id),
-                        a.timescale,
-                        a.timescale_kind,
-                        a.due,
-                        a.status,
-                        a.rag,
-                        a.rag_set_by,
-                        tuple(a.notes or ()),
-                        tuple(by_action_leads[a.id]),  # type: ignore[index]
-                        tuple(by_action_ms[a.id]),  # type: ignore[index]
-                        tuple(by_action_progress[a.id]),  # type: ignore[index]
+                    _action_view(
+                        a, section_label, by_action_leads, by_action_ms, by_action_progress
                     )
                     for a in by_plan[plan_id]
                 ),
@@ -471,6 +405,36 @@ def _milestone_view(ms: m.Milestone, leads: _Leads) -> MilestoneView:
         ms.depth,
         lead,
         ms.start,
+    )
+
+
+def _action_view(
+    a: m.Action,
+    section_label: Callable[[int | None], str | None],
+    leads: Mapping[int, list[LeadView]],
+    milestones: Mapping[int, list[MilestoneView]],
+    progress: Mapping[int, list[ProgressView]],
+) -> ActionView:
+    assert a.id is not None
+    return ActionView(
+        a.id,
+        a.plan_id,
+        a.ref,
+        a.title,
+        a.text,
+        a.area_for_improvement,
+        a.key_risk,
+        section_label(a.section_id),
+        a.timescale,
+        a.timescale_kind,
+        a.due,
+        a.status,
+        a.rag,
+        a.rag_set_by,
+        tuple(a.notes or ()),
+        tuple(leads.get(a.id, ())),
+        tuple(milestones.get(a.id, ())),
+        tuple(progress.get(a.id, ())),
     )
 
 
