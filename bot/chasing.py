@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlalchemy.engine import Engine
@@ -162,6 +162,10 @@ def store_decisions(
         where = places(plans)
         chases = chases_for(s, reminded)
         update_link = update_link_maker(settings.web, now)
+        writes = _Writes()
+        writes.new_rows(
+            s, now, [_reminder_rows(reaches[d.lead.key], now, slack) for d in decisions.reminders]
+        )
         for decision in decisions.reminders:
             queued += _store_reminder(
                 s,
@@ -176,7 +180,9 @@ def store_decisions(
                 slack,
                 update_link,
                 where,
+                writes,
             )
+        writes.run(s)
     for e in decisions.escalations:
         s.add(
             m.AuditEvent(
@@ -239,13 +245,16 @@ def _store_reminder(
     loaded: LoadedRules,
     mail: MailSettings,
     slack: bool,
-    update_link: Callable[[int, int], str] | None = None,
-    where: Mapping[int, Place] | None = None,
+    update_link: Callable[[int, int], str] | None,
+    where: Mapping[int, Place] | None,
+    writes: _Writes,
 ) -> int:
+    """One reminder's outbox rows (stored already, empty, by `writes.new_rows`) and audit
+    events; their contents and the events are left in `writes` for the caller to write."""
     reach = reaches[decision.lead.key]
-    key = f"reminder/{reach.key}/{now.astimezone(UTC):%Y-%m-%dT%H:%M}"
+    key = _reminder_key(reach, now)
     rows: list[int] = []
-    email_row = _outbox(s, key, "reminder", "email", reach.key, reach.email or "", now)
+    email_row = writes.ids[key]
     content = compose_reminder(
         decision,
         plans,
@@ -272,30 +281,26 @@ def _store_reminder(
             sent_at=now,
             message_id=message_id,
         )
-        s.connection().execute(
-            _FILL_OUTBOX,
-            {"row": email_row, "subject": rendered.subject, "payload": payload, "mid": message_id},
+        writes.fills.append(
+            {"row": email_row, "subject": rendered.subject, "payload": payload, "mid": message_id}
         )
         rows.append(email_row)
     else:
-        s.connection().execute(_DROP_OUTBOX, {"row": email_row})
+        writes.drops.append({"row": email_row})
     if slack and (reach.email or reach.slack_id):
         text, blocks = reminder_blocks(content)
-        rows.append(
-            _outbox(
-                s,
-                key + "/slack",
-                "reminder",
-                "slack",
-                reach.key,
-                reach.slack_id or reach.email or "",
-                now,
-                subject=text[:200],
-                payload=slack_payload(content.recipient, None, text, blocks),
-            )
+        slack_row = writes.ids[key + "/slack"]
+        writes.fills.append(
+            {
+                "row": slack_row,
+                "subject": text[:200],
+                "payload": slack_payload(content.recipient, None, text, blocks),
+                "mid": None,
+            }
         )
+        rows.append(slack_row)
     first = rows[0] if rows else None
-    events = []
+    events = writes.events
     for ask in decision.asks:
         detail = ask.reason + (f", {ask.days_overdue} days overdue" if ask.days_overdue else "")
         events.append(
@@ -311,9 +316,70 @@ def _store_reminder(
                 "outbox_id": first,
             }
         )
-    if events:
-        s.connection().execute(_AUDIT, events)
     return len(rows)
+
+
+def _reminder_key(reach: Reach, now: datetime) -> str:
+    return f"reminder/{reach.key}/{now.astimezone(UTC):%Y-%m-%dT%H:%M}"
+
+
+def _reminder_rows(reach: Reach, now: datetime, slack: bool) -> list[tuple[str, str, str, str]]:
+    """(key, channel, recipient key, recipient) of the outbox rows a reminder to `reach` gets,
+    in the order they were stored one by one: e-mail (removed again without an address), then
+    Slack."""
+    key = _reminder_key(reach, now)
+    rows = [(key, "email", reach.key, reach.email or "")]
+    if slack and (reach.email or reach.slack_id):
+        rows.append((key + "/slack", "slack", reach.key, reach.slack_id or reach.email or ""))
+    return rows
+
+
+@dataclass
+class _Writes:
+    """Reminders' outbox rows and audit events, written in one statement each: thousands of
+    single INSERTs and UPDATEs cost more than the rows they wrote. The rows are stored first,
+    empty, since a reminder's Reply-To is signed with its row's id; their contents follow."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    drops: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def new_rows(
+        self, s: Session, now: datetime, rows: Sequence[Sequence[tuple[str, str, str, str]]]
+    ) -> None:
+        at = now.astimezone(UTC)
+        params = [
+            {
+                "key": key,
+                "kind": "reminder",
+                "channel": channel,
+                "recipient_key": recipient_key,
+                "recipient": recipient,
+                "subject": "",
+                "payload": "",
+                "message_id": None,
+                "created_at": at,
+                "status": "pending",
+                "attempts": 0,
+            }
+            for group in rows
+            for key, channel, recipient_key, recipient in group
+        ]
+        if params:
+            ids = s.connection().execute(_NEW_OUTBOXES, params).scalars().all()
+            self.ids.update(zip([key for group in rows for key, *_ in group], ids, strict=True))
+
+    def run(self, s: Session) -> None:
+        conn = s.connection()
+        for statement, params in (
+            (_FILL_OUTBOX, self.fills),
+            (_DROP_OUTBOX, self.drops),
+            (_AUDIT, self.events),
+        ):
+            if params:
+                conn.execute(statement, params)
+            params.clear()
 
 
 class _Unread:
@@ -497,6 +563,7 @@ def _outbox(
 # time cost more than running it.
 _OUTBOX = cast(Table, m.Outbox.__table__)  # type: ignore[attr-defined]
 _NEW_OUTBOX = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_NEW_OUTBOXES = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
 _FILL_OUTBOX = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("row"))

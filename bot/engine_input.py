@@ -4,7 +4,7 @@
 and holds them all: at a million actions that is gigabytes. Deciding needs far less per action
 (its leads' keys and names, its deadlines, the latest day a progress entry speaks of and the
 chase counters), and no action's decisions depend on another's, so the actions are read with
-plain Core rows in keyset chunks by id, decided, and dropped; only the asks, escalations and
+the driver's plain rows in keyset chunks by id, decided, and dropped; only the asks, escalations and
 resets are kept (bot/engine.py `decide_part`/`merge`). The values built are the same
 `ActionState`s `load_state` gives, which tests/test_engine_input.py checks.
 
@@ -17,9 +17,11 @@ moment's `horizon` (bot/engine.py), a bound `needs_update` itself never crosses.
 from __future__ import annotations
 
 import gc
+import json
 from calendar import monthrange
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -29,13 +31,14 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     Table,
     and_,
     bindparam,
     case,
-    distinct,
     exists,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -80,6 +83,8 @@ _PLAN = _table(m.Plan)
 # a chunk's id range, bound when its queries run
 _FIRST: BindParameter[int] = bindparam("first", 0, type_=Integer)
 _LAST: BindParameter[int] = bindparam("last", 0, type_=Integer)
+# the ids of a chunk's actions that are read, as JSON text (see _Span)
+_IDS: BindParameter[str] = bindparam("ids", "[]", type_=String)
 
 
 def evaluate(s: Session, rules: Rules, now: datetime, *, chunk: int = CHUNK) -> Decisions:
@@ -111,6 +116,11 @@ def read_actions(
     the plans; with `needed`, only those that may need an update within that horizon, or that
     were ever escalated (they may go back to their leads, complete or not)."""
     conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        # The filter below is estimated dear enough for PostgreSQL to JIT-compile it for every
+        # chunk, which took half of its 50 ms at 100k; run as it is, it is never that dear.
+        # LOCAL: until this transaction ends, and it only changes how fast, not what is read.
+        conn.exec_driver_sql("SET LOCAL jit = off")
     plan_dates = {
         plan_id: PartialDate.parse(as_of).last_day() if as_of else None
         for plan_id, as_of in conn.execute(select(_PLAN.c.id, _PLAN.c.as_of)).all()
@@ -118,7 +128,12 @@ def read_actions(
     a = _ACTION
     # the next `chunk` ids, then those of them needed: each test below looks only at the rows
     # of this id range (PostgreSQL would otherwise hash whole tables for every chunk)
-    window = select(a.c.id).where(a.c.id > bindparam("after")).order_by(a.c.id).limit(chunk)
+    window = (
+        select(a.c.id)
+        .where(a.c.id > bindparam("after", 0, type_=Integer))
+        .order_by(a.c.id)
+        .limit(bindparam("chunk", chunk, type_=Integer))
+    )
     query = (
         select(a.c.id, a.c.plan_id, a.c.position, a.c.ref, a.c.title, a.c.status, a.c.due)
         .where(a.c.id.between(_FIRST, _LAST), a.c.status != "withdrawn")
@@ -126,16 +141,24 @@ def read_actions(
     )
     if needed is not None:
         query = query.where(_may_need(needed))
+    # compiled here, not kept by name: the horizon's dates are bound into it
+    wanted = _compile(conn, query)
     reaches = _reaches(conn)
     last = 0
     while True:
-        ids = conn.execute(window, {"after": last}).scalars().all()
+        ids = [row[0] for row in _raw(conn, window, "window", after=last, chunk=chunk)]
         if not ids:
             return
         first, last = ids[0], ids[-1]
-        rows = list(conn.execute(query, {"first": first, "last": last}).all())
+        rows = [
+            (action_id, plan_id, position, ref, title, status, _day(due))
+            for action_id, plan_id, position, ref, title, status, due in _run(
+                conn, wanted, first=first, last=last
+            )
+        ]
         if rows:
-            yield _chunk(conn, rows, first, last, plan_dates, reaches)
+            span = _Span.of(conn, first, last, [row[0] for row in rows], len(ids))
+            yield _chunk(conn, rows, span, plan_dates, reaches)
         if len(ids) < chunk:
             return
 
@@ -177,23 +200,70 @@ def _may_need(h: Horizon) -> ColumnElement[bool]:
     return or_(may_be_asked, ever_escalated)
 
 
+@dataclass(frozen=True)
+class _Span:
+    """A chunk's id range and, on SQLite, when the filter left some of its actions out, the ids
+    of those read: the queries for their leads, deadlines, progress and chase then skip the
+    others' rows (a third of them at 100k), which SQLite and Python pay for per row. Not on
+    PostgreSQL: there `= ANY(ids)` made each query slower than reading the whole range, and
+    the progress join of the reminder runs fifty times slower (measured at 100k)."""
+
+    first: int
+    last: int
+    ids: list[int] | None
+
+    @classmethod
+    def of(cls, conn: Connection, first: int, last: int, read: list[int], ranged: int) -> _Span:
+        every = len(read) == ranged or conn.dialect.name != "sqlite"
+        return cls(first, last, None if every else read)
+
+    def holds(self, column: Any) -> ColumnElement[bool]:
+        in_range = cast(ColumnElement[bool], column.between(_FIRST, _LAST))
+        if self.ids is None:
+            return in_range
+        listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(_IDS))
+        return and_(in_range, column.in_(listed))
+
+    def rows(self, conn: Connection, query: Select[Any], name: str) -> list[Any]:
+        if self.ids is None:
+            return _raw(conn, query, name, first=self.first, last=self.last)
+        ids = json.dumps(self.ids)
+        return _raw(conn, query, name + "/ids", first=self.first, last=self.last, ids=ids)
+
+
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
 # each raw query compiled once per dialect (see _raw)
-_COMPILED: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+_COMPILED: dict[tuple[str, str, str], _Compiled] = {}
 
 
 def _raw(conn: Connection, query: Select[Any], name: str = "", **params: Any) -> list[Any]:
     """All rows as the driver gives them: SQLAlchemy's row objects and type processing cost
-    more than the rest of reading. Only for queries binding numbers and words; dates and
-    datetimes come back as ISO text from SQLite (see _day and _moment). A `name` keeps the
-    compiled statement for the next chunk."""
+    more than the rest of reading. Dates and datetimes come back as ISO text from SQLite (see
+    _day and _moment). A `name` keeps the compiled statement for the next chunk."""
     where = (name, conn.dialect.name, conn.dialect.driver)
     known = _COMPILED.get(where) if name else None
     if known is None:
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-        known = (str(compiled), order, dict(compiled.construct_params()))
+        known = _compile(conn, query)
         if name:
             _COMPILED[where] = known
+    return _run(conn, known, **params)
+
+
+def _compile(conn: Connection, query: Select[Any]) -> _Compiled:
+    """The statement as the driver takes it. Only numbers, words and dates may be bound:
+    SQLite's driver is given dates as the ISO text SQLAlchemy stores them as."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    defaults = dict(compiled.construct_params())
+    for key, value in defaults.items():
+        if isinstance(value, datetime):
+            raise TypeError(f"{key}: datetimes are not bound raw")
+        if isinstance(value, date) and conn.dialect.name == "sqlite":
+            defaults[key] = value.isoformat()
+    return str(compiled), order, defaults
+
+
+def _run(conn: Connection, known: _Compiled, **params: Any) -> list[Any]:
     sql, order, defaults = known
     values = {**defaults, **params}
     cursor = conn.connection.cursor()
@@ -230,15 +300,14 @@ def _moment(value: Any) -> datetime | None:
 def _chunk(
     conn: Connection,
     rows: list[Any],
-    first: int,
-    last: int,
+    span: _Span,
     plan_dates: dict[str, date | None],
     reaches: tuple[dict[int, Lead], dict[int, Lead]],
 ) -> list[tuple[Place, ActionState]]:
-    leads = _leads(conn, first, last, reaches)
-    deadlines = _deadlines(conn, first, last)
-    progress = _latest_progress(conn, first, last)
-    chases = _chases(conn, first, last, progress)
+    leads = _leads(conn, span, reaches)
+    deadlines = _deadlines(conn, span)
+    progress = _latest_progress(conn, span)
+    chases = _chases(conn, span, progress)
     out = []
     for action_id, plan_id, position, ref, title, status, due in rows:
         days = deadlines.get(action_id, ())
@@ -283,18 +352,18 @@ def _reaches(conn: Connection) -> tuple[dict[int, Lead], dict[int, Lead]]:
 
 
 def _leads(
-    conn: Connection, first: int, last: int, reaches: tuple[dict[int, Lead], dict[int, Lead]]
+    conn: Connection, span: _Span, reaches: tuple[dict[int, Lead], dict[int, Lead]]
 ) -> dict[int, tuple[Lead, ...]]:
     """Whom each action's reminders reach, each once, in the plan's order of its leads."""
     al = _LEAD
     persons, groups = reaches
     query = (
         select(al.c.action_id, al.c.person_id, al.c.group_id)
-        .where(al.c.action_id.between(_FIRST, _LAST))
+        .where(span.holds(al.c.action_id))
         .order_by(al.c.action_id, al.c.position, al.c.id)
     )
     found: dict[int, dict[str, Lead]] = {}
-    for action_id, person_id, group_id in _raw(conn, query, "leads", first=first, last=last):
+    for action_id, person_id, group_id in span.rows(conn, query, "leads"):
         if person_id is not None:
             lead = persons[person_id]
         elif group_id is not None and group_id in groups:
@@ -305,15 +374,15 @@ def _leads(
     return {action_id: tuple(by_key.values()) for action_id, by_key in found.items()}
 
 
-def _deadlines(conn: Connection, first: int, last: int) -> dict[int, tuple[Deadline, ...]]:
+def _deadlines(conn: Connection, span: _Span) -> dict[int, tuple[Deadline, ...]]:
     ms = _MILESTONE
     query = (
         select(ms.c.action_id, ms.c.text, ms.c.due, ms.c.done, ms.c.recurrence, ms.c.start)
-        .where(ms.c.action_id.between(_FIRST, _LAST))
+        .where(span.holds(ms.c.action_id))
         .order_by(ms.c.action_id, ms.c.position, ms.c.occurrence, ms.c.id)
     )
     found: dict[int, list[Deadline]] = {}
-    rows = _raw(conn, query, "deadlines", first=first, last=last)
+    rows = span.rows(conn, query, "deadlines")
     for action_id, text, due, done, recurrence, start in rows:
         found.setdefault(action_id, []).append(
             Deadline(text, _day(due), bool(done), recurrence, _day(start))
@@ -321,12 +390,11 @@ def _deadlines(conn: Connection, first: int, last: int) -> dict[int, tuple[Deadl
     return {action_id: tuple(days) for action_id, days in found.items()}
 
 
-def _latest_progress(
-    conn: Connection, first: int, last: int
-) -> dict[int, tuple[date, datetime | None]]:
+def _latest_progress(conn: Connection, span: _Span) -> dict[int, tuple[date, Any]]:
     """Per action: the latest day its progress entries speak of, and when the latest was
-    recorded. A month-precise entry speaks of its month's last day, so the latest day is taken
-    over each precision's latest entry, not from the latest `dated` alone."""
+    recorded (as the driver gives it: only escalated actions need it as a datetime). A
+    month-precise entry speaks of its month's last day, so the latest day is taken over each
+    precision's latest entry, not from the latest `dated` alone."""
     pe = _PROGRESS
 
     def latest(*precisions: str) -> Any:
@@ -340,21 +408,26 @@ def _latest_progress(
             func.max(case((pe.c.precision.not_in(("day", "month")), pe.c.dated))),
             func.max(pe.c.recorded_at),
         )
-        .where(pe.c.action_id.between(_FIRST, _LAST))
+        .where(span.holds(pe.c.action_id))
         .group_by(pe.c.action_id)
     )
-    found: dict[int, tuple[date, datetime | None]] = {}
-    for action_id, day, month, year, recorded in _raw(
-        conn, query, "progress", first=first, last=last
-    ):
-        days = [_last_day(d, p) for d, p in ((day, "day"), (month, "month"), (year, "year"))
-                if d is not None]  # fmt: skip
-        found[action_id] = (max(days), _moment(recorded))
+    found: dict[int, tuple[date, Any]] = {}
+    for action_id, day, month, year, recorded in span.rows(conn, query, "progress"):
+        newest = _day(day)
+        for value, precision in ((month, "month"), (year, "year")):
+            if value is not None:
+                end = _last_day(value, precision)
+                if newest is None or end > newest:
+                    newest = end
+        assert newest is not None  # grouped rows have at least one entry
+        found[action_id] = (newest, recorded)
     return found
 
 
+@lru_cache(maxsize=65536)
 def _last_day(value: date | str, precision: str) -> date:
-    """PartialDate.of(dated, precision).last_day(), without making one per row."""
+    """PartialDate.of(dated, precision).last_day(), without making one per row: a few
+    thousand distinct months and years."""
     dated = value if isinstance(value, date) else date.fromisoformat(value)
     if precision == "day":
         return dated
@@ -370,31 +443,38 @@ def _days_in(year: int, month: int) -> int:
 
 def _chases(
     conn: Connection,
-    first: int,
-    last: int,
-    progress: dict[int, tuple[date, datetime | None]],
+    span: _Span,
+    progress: dict[int, tuple[date, Any]],
 ) -> dict[int, Chase]:
-    """The chase state `load_state` reads back from the audit trail: reminder runs counted and
-    dated by grouped SQL, the few level and snooze events read as they are."""
-    e, pe = _EVENT, _PROGRESS
-    in_chunk = e.c.action_id.between(_FIRST, _LAST)
-    answered = (
-        select(pe.c.action_id, func.max(pe.c.recorded_at).label("at"))
-        .where(pe.c.action_id.between(_FIRST, _LAST))
-        .group_by(pe.c.action_id)
-        .subquery()
-    )
-    unanswered_run = case((or_(answered.c.at.is_(None), e.c.at > answered.c.at), e.c.at))
+    """The chase state `load_state` reads back from the audit trail: reminder runs (one per
+    distinct moment) counted after the latest progress recorded, which `progress` already
+    holds, so the runs are read from the index on (action, kind, moment) alone; the few level
+    and snooze events read as they are."""
+    e = _EVENT
+    in_chunk = span.holds(e.c.action_id)
     reminded = (
-        select(e.c.action_id, func.max(e.c.at), func.count(distinct(unanswered_run)))
-        .select_from(e.outerjoin(answered, answered.c.action_id == e.c.action_id))
+        select(e.c.action_id, e.c.at)
         .where(in_chunk, e.c.kind == "reminded")
-        .group_by(e.c.action_id)
+        .group_by(e.c.action_id, e.c.at)
+        .order_by(e.c.action_id, e.c.at)
     )
-    runs: dict[int, tuple[datetime | None, int]] = {
-        action_id: (_moment(at), count)
-        for action_id, at, count in _raw(conn, reminded, "reminded", first=first, last=last)
-    }
+    runs: dict[int, tuple[datetime | None, int]] = {}
+    current: int | None = None
+    answered: datetime | None = None
+    moment: datetime | None = None
+    count = 0
+    for action_id, at in span.rows(conn, reminded, "reminded"):  # by action, then moment
+        if action_id != current:
+            if current is not None:
+                runs[current] = (moment, count)
+            current, count = action_id, 0
+            latest = progress.get(action_id)
+            answered = _moment(latest[1]) if latest else None
+        moment = _moment(at)
+        if answered is None or (moment is not None and moment > answered):
+            count += 1
+    if current is not None:
+        runs[current] = (moment, count)
     levels: dict[int, tuple[Level, datetime | None]] = {}
     snoozes: dict[int, date | None] = {}
     steps = (
@@ -403,7 +483,7 @@ def _chases(
         .where(or_(e.c.kind == "snoozed", and_(e.c.level.is_not(None), e.c.level != "")))
         .order_by(e.c.action_id, e.c.at, e.c.id)
     )
-    for action_id, kind, at, level, until in _raw(conn, steps, "steps", first=first, last=last):
+    for action_id, kind, at, level, until in span.rows(conn, steps, "steps"):
         if kind == "snoozed":
             snoozes[action_id] = _day(until)
         else:
@@ -414,7 +494,7 @@ def _chases(
         last_run, unanswered = runs.get(action_id, (None, 0))
         level, since = levels.get(action_id, (Level.LEAD, None))
         latest = progress.get(action_id)
-        answered_at = latest[1] if latest else None
+        answered_at = _moment(latest[1]) if latest and level is not Level.LEAD else None
         chases[action_id] = Chase(
             level=level,
             level_since=since,

@@ -8,6 +8,7 @@ envelope `send_message` would have taken from its headers.
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -72,6 +73,31 @@ def test_email_text_is_what_the_email_package_writes(subject: str):
         assert same(email_text(rendered, **options)) == same(  # type: ignore[arg-type]
             as_text(build_email(rendered, **options))  # type: ignore[arg-type]
         )
+
+
+def test_subjects_beyond_ascii_are_encoded_as_the_email_package_does():
+    """Subjects with words beyond ASCII here and there, in every script and punctuation, long
+    and short: `email_text` writes most of them itself and must match the package each time."""
+    rng = random.Random(20261123)
+    letters = list("abcXYZ019.,:;-_?=()[]<>@\"'!/\\*+%&") + list("éüß—–“”’…€日本語ÄÖ\u200b😀")
+    options = {
+        "kind": "reminder",
+        "sender": "Actionbot <actionbot@example.org>",
+        "recipients": RECIPIENTS[0],
+        "reply_to": None,
+        "sent_at": SENT,
+        "message_id": "<reminder-kelly-1a2b3c4d5e@example.org>",
+    }
+    for _ in range(300):
+        size = rng.choice([2, 5, 12, 90])
+        words = [
+            "".join(rng.choice(letters) for _ in range(rng.randint(1, size)))
+            for _ in range(rng.randint(1, 12))
+        ]
+        rendered = Rendered(" ".join(words), "Dear Kelly,\n", "<p>Dear Kelly</p>")
+        assert same(email_text(rendered, **options)) == same(  # type: ignore[arg-type]
+            as_text(build_email(rendered, **options))  # type: ignore[arg-type]
+        ), rendered.subject
 
 
 def test_email_text_refuses_what_build_email_refuses():

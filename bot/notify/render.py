@@ -118,9 +118,32 @@ def forget_templates() -> None:
     _environment.cache_clear()
 
 
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, remembering its answers on which attributes templates may read.
+
+    The sandbox asks for every attribute a template reads, thousands of times per tick, and
+    that question was a tenth of rendering a reminder. Its answer depends only on the object's
+    type and the attribute's name (`is_internal_attribute` looks at nothing else), so it is
+    asked once per pair. An object whose `__class__` is not its type is asked every time.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        kind = type(obj)
+        if obj.__class__ is not kind:
+            return super().is_safe_attribute(obj, attr, value)
+        known = self._safe.get((kind, attr))
+        if known is None:
+            known = self._safe[(kind, attr)] = super().is_safe_attribute(obj, attr, value)
+        return known
+
+
 @functools.cache
 def _environment(folder: Path) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         loader=_Loader(folder),
         undefined=StrictUndefined,
         autoescape=_autoescape,
