@@ -97,7 +97,9 @@ def values(ws, row: int, last: int) -> list[object]:  # type: ignore[no-untyped-
 
 def test_xlsx_plan_sheet_is_the_plan_in_its_own_columns(mscb_files: dict[str, Path]) -> None:
     book = openpyxl.load_workbook(mscb_files["xlsx"])
-    assert book.sheetnames == ["Cover", "Plan"]
+    # and a very hidden sheet beside them, for the importer only (bot/export/sidecar.py)
+    assert book.sheetnames == ["Cover", "Plan", "actionbot"]
+    assert [ws.sheet_state for ws in book.worksheets] == ["visible", "visible", "veryHidden"]
     ws = book["Plan"]
     assert ws["A1"].value == MSCB_TITLE
     assert ws["A2"].value == AS_OF
@@ -159,7 +161,7 @@ def test_xlsx_plan_sheet_is_the_plan_in_its_own_columns(mscb_files: dict[str, Pa
 
 def test_xlsx_says_as_of_on_every_page_and_prints_landscape(mscb_files: dict[str, Path]) -> None:
     book = openpyxl.load_workbook(mscb_files["xlsx"])
-    for ws in book.worksheets:
+    for ws in (book["Cover"], book["Plan"]):  # every sheet shown, so printed
         assert ws.oddHeader.left.text == MSCB_TITLE
         assert ws.oddHeader.right.text == AS_OF
         assert ws.oddFooter.right.text == "Page &P of &N"

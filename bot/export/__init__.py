@@ -3,9 +3,10 @@
 Each document is the plan in its own column layout (layout.py) behind a cover summary
 (cover.py), as it stood on one day: progress entries written after that day are left out and
 overdue is judged on it, and every page says which day that is. The XLSX and DOCX are written
-so that `actionbot import` reads them back into the same plan. `export_plan` is the runner:
-it reads the ladder and the previous export from the database, writes the file and leaves the
-new snapshot in the audit trail; everything it calls before that is pure.
+so that `actionbot import` reads them back into the same plan (what the table cannot say
+travels beside it: sidecar.py). `export_plan` is the runner: it reads the ladder and the
+previous export from the database, writes the file and leaves the new snapshot in the audit
+trail; everything it calls before that is pure.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from docx.shared import Cm, Inches, Length, Pt, RGBColor
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
+from bot.export import sidecar
 from bot.export.cover import CountRow, Cover, ListedAction
 from bot.export.layout import Cell, PlanTable
 from bot.export.style import (
@@ -35,6 +36,7 @@ from bot.export.style import (
     due_text,
     hex_colour,
 )
+from bot.plans.tabular import exported_digests
 
 __all__ = ["write_docx"]
 
@@ -57,6 +59,7 @@ def write_docx(table: PlanTable, cover: Cover, path: Path) -> None:
     _write_plan(document, table)
     document.core_properties.title = f"{cover.title}, as of {cover.as_of}"
     document.core_properties.author = "actionbot"
+    sidecar.write_docx(document, table.exact, exported_digests(document))
     document.save(str(path))
 
 

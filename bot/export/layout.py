@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from bot.export.sidecar import Exact, exact_values
 from bot.plans.timescale import find_dates
 from bot.store import ActionView, MilestoneView, PlanView, ProgressView
 from bot.suggested_rag import suggest_rag
@@ -178,6 +179,8 @@ class PlanTable:
     layout: Layout
     rows: tuple[Row, ...]
     spans: tuple[Span, ...]
+    # each action's fields as the plan holds them, by ref: what the table cannot say (sidecar.py)
+    exact: Mapping[str, Exact] = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def headings(self) -> tuple[str, ...]:
@@ -224,7 +227,8 @@ def plan_table(plan: PlanView, day: date) -> PlanTable:
             builder.section(action.section)
         section = action.section
         builder.action(action)
-    return PlanTable(layout, tuple(builder.rows), tuple(builder.spans))
+    exact = {a.ref: exact_values(a) for a in plan.actions}
+    return PlanTable(layout, tuple(builder.rows), tuple(builder.spans), exact)
 
 
 class _Builder:

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bot.export import sidecar
 from bot.export.cover import CountRow, Cover, ListedAction
 from bot.export.layout import Cell, PlanTable
 from bot.export.style import (
@@ -35,6 +36,7 @@ from bot.export.style import (
     due_text,
     hex_colour,
 )
+from bot.plans.tabular import exported_digests
 
 __all__ = ["write_xlsx", "COVER_SHEET", "PLAN_SHEET"]
 
@@ -63,6 +65,7 @@ def write_xlsx(table: PlanTable, cover: Cover, path: Path) -> None:
     for ws in (cover_sheet, plan_sheet):
         _page(ws, cover)
     book.active = 0
+    sidecar.write_xlsx(book, table.exact, exported_digests(book))
     book.save(path)
 
 

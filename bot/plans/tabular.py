@@ -18,6 +18,9 @@ The rules, and why they are so:
   timescale names, and a row with nothing but a progress entry (and its date) is further
   evidence for the step above: that is how actionbot's own board paper (bot/export) writes
   them, so an exported plan imports back into the same plan. A "○" bullet marks a sub-step.
+- What a table cannot say (a title set by hand, an undated step, a `due:` override) actionbot's
+  own XLSX and DOCX carry beside the table (bot/export/sidecar.py). It is taken only for an
+  action whose rows read exactly as they were exported, so an edited cell always wins.
 - Every progress entry needs a date, because chasing is driven by how old the last update is;
   an undated one is refused unless the caller supplies the plan's as-of date, and then noted.
 - All problems are collected and raised together, each naming the file (and sheet or table), the
@@ -31,12 +34,12 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import docx
 import openpyxl
@@ -177,6 +180,9 @@ class _Grid:
     file: str  # as problems name it: the path, "plan.xlsx[Sheet1]", "plan.docx (table 1)"
     rows: list[_Row]
     title: str | None = None  # text before the table (a Word document's first paragraph)
+    # what actionbot's own export carried beside the table, by ref: (digest of the action's
+    # rows as exported, its exact fields); see bot/export/sidecar.py
+    exact: Mapping[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _cell_text(text: str) -> str:
@@ -255,21 +261,29 @@ def _xlsx_text(value: object) -> str:
     return _cell_text(str(value))
 
 
+def _sheet_rows(sheet: Any) -> list[_Row]:
+    return [
+        _Row(n, [_xlsx_text(v) for v in values])
+        for n, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1)
+    ]
+
+
 def _read_xlsx(path: Path) -> list[_Grid]:
+    from bot.export import sidecar
+
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError) as exc:
         raise _unreadable(path, exc) from None
     try:
-        grids = []
+        sheets, exact = [], {}
         for sheet in book.worksheets:
             sheet.reset_dimensions()  # some writers store a wrong extent; read what is there
-            rows = [
-                _Row(n, [_xlsx_text(v) for v in values])
-                for n, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), 1)
-            ]
-            grids.append(_Grid(f"{path}[{sheet.title}]", rows))
-        return grids
+            if sheet.title == sidecar.SHEET and sheet.sheet_state != "visible":
+                exact = sidecar.read_xlsx(list(sheet.iter_rows(values_only=True)))
+            else:
+                sheets.append((sheet.title, _sheet_rows(sheet)))
+        return [_Grid(f"{path}[{title}]", rows, exact=exact) for title, rows in sheets]
     finally:
         book.close()
 
@@ -308,9 +322,12 @@ def _read_docx(path: Path) -> list[_Grid]:
         document = docx.Document(str(path))
     except (OSError, PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise _unreadable(path, exc) from None
+    from bot.export import sidecar
+
     title = next((p.text.strip() for p in document.paragraphs if p.text.strip()), None)
+    exact = sidecar.read_docx(document)
     return [
-        _Grid(f"{path} (table {n})", _docx_rows(table), title)
+        _Grid(f"{path} (table {n})", _docx_rows(table), title, exact)
         for n, table in enumerate(document.tables, 1)
     ]
 
@@ -505,6 +522,7 @@ class _Draft:
     progress: list[Progress] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     step: int | None = None  # the milestone the last step row began, for its further evidence
+    rows: list[list[str]] = field(default_factory=list)  # its rows' cells as read, for a digest
 
     def add_leads(self, leads: Iterable[str]) -> None:
         self.leads.extend(lead for lead in leads if lead not in self.leads)
@@ -556,6 +574,8 @@ class _Table:
                 continue  # empty, or the header repeated at a page top
             if self.cell(continuing, key):
                 self.start(row)
+                assert self.current is not None
+                self.current.rows.append(row.cells)
             elif self.current is None:
                 self.problem(
                     row,
@@ -566,6 +586,7 @@ class _Table:
                 )
             else:
                 self.extend(self.current, continuing)
+                self.current.rows.append(row.cells)
 
     def start(self, row: _Row) -> None:
         ref = self.cell(row, "ref") or str(len(self.drafts) + 1)
@@ -729,7 +750,41 @@ def _validated(
         return None
 
 
-def _action(draft: _Draft) -> Action:
+def _exact(draft: _Draft, grid: _Grid) -> dict[str, Any]:
+    """The fields actionbot's export carried for the action, while its rows are as exported."""
+    from bot.export.sidecar import FIELDS, digest
+
+    stored = grid.exact.get(draft.ref)
+    if stored is None or stored[0] != digest(draft.rows):
+        return {}
+    given = {name: value for name, value in stored[1].items() if name in FIELDS}
+    try:
+        exact = Action(ref=draft.ref, text=draft.text, **given)
+    except ValidationError:
+        return {}  # not ours to repair: the table says it all the same
+    return {name: getattr(exact, name) for name in given}
+
+
+def exported_digests(document: object) -> dict[str, str]:
+    """Each action's digest as `read_plan_table` will find it in an openpyxl Workbook or a
+    python-docx Document being exported (bot/export/sidecar.py), by ref."""
+    from bot.export.sidecar import digest
+
+    grids: Iterable[_Grid]  # read one by one: the plan's table is the first with a header
+    if isinstance(document, openpyxl.Workbook):
+        grids = (_Grid(sheet.title, _sheet_rows(sheet)) for sheet in document.worksheets)
+    else:
+        grids = (_Grid("", _docx_rows(table)) for table in document.tables)  # type: ignore[attr-defined]
+    found = next(((g, h) for g in grids if (h := _find_header(g)) is not None), None)
+    if found is None:
+        return {}
+    grid, header = found
+    table = _Table(grid, header, None)
+    table.read(_rows_below(grid, header))
+    return {d.ref: digest(d.rows) for d in table.drafts}
+
+
+def _action(draft: _Draft, exact: Mapping[str, Any]) -> Action:
     return Action(
         ref=draft.ref,
         title=_title(draft.text),
@@ -744,7 +799,7 @@ def _action(draft: _Draft) -> Action:
         rag=draft.rag,
         progress=draft.progress,
         notes=draft.notes,
-    )
+    ).model_copy(update=exact)
 
 
 def _rows_below(grid: _Grid, header: _Header) -> list[_Row]:
@@ -810,7 +865,8 @@ def read_plan_table(
         raise PlanFileError(table.problems)
     problems: list[Problem] = []
     actions = [
-        _validated(partial(_action, d), grid.file, d.line, d.ref, problems) for d in table.drafts
+        _validated(partial(_action, d, _exact(d, grid)), grid.file, d.line, d.ref, problems)
+        for d in table.drafts
     ]
     if problems:
         raise PlanFileError(problems)
