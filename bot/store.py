@@ -226,27 +226,17 @@ def _load_plan(session: Session, plan_id: str, leads: _Leads, include_withdrawn:
     ):
         by_action_progress[p.action_id].append(_progress_view(p, ms_position))
 
-    governance = tuple(
-        GovernanceView(g.level, g.name, leads.view(g.name, g.person_id, g.group_id))
-        for g in session.exec(select(m.GovernanceLevel).where(m.GovernanceLevel.plan_id == plan_id))
-    )
-    order = {"operational_group": 0, "strategic_board": 1, "chair": 2}
-    governance = tuple(sorted(governance, key=lambda g: order.get(g.level, 9)))
+    governance = session.exec(select(m.GovernanceLevel).where(m.GovernanceLevel.plan_id == plan_id))
 
     def section_label(section_id: int | None) -> str | None:
         s = sections.get(section_id) if section_id else None
         return f"{s.number} {s.title}" if s else None
 
-    return PlanView(
-        plan.id,
-        plan.title,
-        plan.version,
-        plan.as_of,
-        plan.layout,
-        tuple(plan.notes or ()),
-        dict(plan.rag_definitions or {}),
+    return _plan_view(
+        plan,
         governance,
-        tuple(
+        leads,
+        (
             _action_view(a, section_label, by_action_leads, by_action_ms, by_action_progress)
             for a in actions
         ),
@@ -308,45 +298,23 @@ def load_actions(session: Session, action_ids: Iterable[int]) -> list[PlanView]:
     by_plan: dict[str, list[m.Action]] = defaultdict(list)
     for a in sorted(actions, key=lambda a: a.position):
         by_plan[a.plan_id].append(a)
-    order = {"operational_group": 0, "strategic_board": 1, "chair": 2}
 
     def section_label(section_id: int | None) -> str | None:
         s = sections.get(section_id) if section_id else None
         return f"{s.number} {s.title}" if s else None
 
-    views = []
-    for plan_id in plan_of:
-        plan = plans[plan_id]
-        views.append(
-            PlanView(
-                plan.id,
-                plan.title,
-                plan.version,
-                plan.as_of,
-                plan.layout,
-                tuple(plan.notes or ()),
-                dict(plan.rag_definitions or {}),
-                tuple(
-                    sorted(
-                        (
-                            GovernanceView(
-                                g.level, g.name, leads.view(g.name, g.person_id, g.group_id)
-                            )
-                            for g in governance
-                            if g.plan_id == plan_id
-                        ),
-                        key=lambda g: order.get(g.level, 9),
-                    )
-                ),
-                tuple(
-                    _action_view(
-                        a, section_label, by_action_leads, by_action_ms, by_action_progress
-                    )
-                    for a in by_plan[plan_id]
-                ),
-            )
+    return [
+        _plan_view(
+            plans[plan_id],
+            governance,
+            leads,
+            (
+                _action_view(a, section_label, by_action_leads, by_action_ms, by_action_progress)
+                for a in by_plan[plan_id]
+            ),
         )
-    return views
+        for plan_id in plan_of
+    ]
 
 
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -405,6 +373,34 @@ def _milestone_view(ms: m.Milestone, leads: _Leads) -> MilestoneView:
         ms.depth,
         lead,
         ms.start,
+    )
+
+
+_LADDER = {"operational_group": 0, "strategic_board": 1, "chair": 2}
+
+
+def _plan_view(
+    plan: m.Plan,
+    governance: Iterable[m.GovernanceLevel],
+    leads: _Leads,
+    actions: Iterable[ActionView],
+) -> PlanView:
+    """A plan's view around the given action views; `governance` may hold other plans' rows."""
+    levels = (
+        GovernanceView(g.level, g.name, leads.view(g.name, g.person_id, g.group_id))
+        for g in governance
+        if g.plan_id == plan.id
+    )
+    return PlanView(
+        plan.id,
+        plan.title,
+        plan.version,
+        plan.as_of,
+        plan.layout,
+        tuple(plan.notes or ()),
+        dict(plan.rag_definitions or {}),
+        tuple(sorted(levels, key=lambda g: _LADDER.get(g.level, 9))),
+        tuple(actions),
     )
 
 
@@ -496,58 +492,40 @@ def load_for_digests(
     by_action_ms = _digest_milestones(session, ids)
     latest, counts = _latest_entries(session, ids)
 
-    order = {"operational_group": 0, "strategic_board": 1, "chair": 2}
     by_plan: dict[str, list[Any]] = defaultdict(list)
     for row in sorted(chosen, key=lambda r: (r.plan_id, r.position)):
         by_plan[row.plan_id].append(row)
-    views = []
-    for plan in plans:
-        views.append(
-            PlanView(
-                plan.id,
-                plan.title,
-                plan.version,
-                plan.as_of,
-                plan.layout,
-                tuple(plan.notes or ()),
-                dict(plan.rag_definitions or {}),
-                tuple(
-                    sorted(
-                        (
-                            GovernanceView(
-                                g.level, g.name, leads.view(g.name, g.person_id, g.group_id)
-                            )
-                            for g in governance
-                            if g.plan_id == plan.id
-                        ),
-                        key=lambda g: order.get(g.level, 9),
-                    )
-                ),
-                tuple(
-                    ActionView(
-                        a.id,
-                        plan.id,
-                        a.ref,
-                        a.title,
-                        "",
-                        None,
-                        None,
-                        None,
-                        a.timescale,
-                        a.timescale_kind,
-                        a.due,
-                        a.status,
-                        a.rag,
-                        a.rag_set_by,
-                        (),
-                        by_action_leads.get(a.id, ()),
-                        by_action_ms.get(a.id, ()),
-                        (latest[a.id],) if a.id in latest else (),
-                    )
-                    for a in by_plan.get(plan.id, ())
-                ),
-            )
+    views = [
+        _plan_view(
+            plan,
+            governance,
+            leads,
+            (
+                ActionView(
+                    a.id,
+                    plan.id,
+                    a.ref,
+                    a.title,
+                    "",
+                    None,
+                    None,
+                    None,
+                    a.timescale,
+                    a.timescale_kind,
+                    a.due,
+                    a.status,
+                    a.rag,
+                    a.rag_set_by,
+                    (),
+                    by_action_leads.get(a.id, ()),
+                    by_action_ms.get(a.id, ()),
+                    (latest[a.id],) if a.id in latest else (),
+                )
+                for a in by_plan.get(plan.id, ())
+            ),
         )
+        for plan in plans
+    ]
     return views, counts
 
 

@@ -65,6 +65,19 @@ class CountRow:
         n, s = self.rags.get(rag, 0), self.suggested.get(rag, 0)
         return f"{n} ({s} suggested)" if s else str(n)
 
+    def cells(self) -> list[str]:
+        """The row as the cover's table shows it, in the documents' column order."""
+        return [
+            self.label,
+            str(self.actions),
+            self.rag_text("red"),
+            self.rag_text("amber"),
+            self.rag_text("green"),
+            str(self.rags.get("none", 0)),
+            str(self.overdue),
+            str(self.escalated),
+        ]
+
 
 @dataclass(frozen=True)
 class ListedAction:

@@ -23,7 +23,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from bot.export import sidecar
-from bot.export.cover import CountRow, Cover, ListedAction
+from bot.export.cover import Cover, ListedAction
 from bot.export.layout import Cell, PlanTable
 from bot.export.style import (
     HEADER_FILL,
@@ -224,7 +224,7 @@ def _write_cover(document: docx.document.Document, cover: Cover) -> None:
         document,
         ["Organisation", "Total", "Red", "Amber", "Green", "Without RAG", "Overdue", "Escalated"],
         [8, 2, 3, 3, 3, 2.5, 2, 2.5],
-        [_count_cells(row) for row in (*cover.by_organisation, cover.total)],
+        [row.cells() for row in (*cover.by_organisation, cover.total)],
     )
     for cell in counts.rows[-1].cells:
         cell.paragraphs[0].runs[0].bold = True
@@ -236,19 +236,6 @@ def _write_cover(document: docx.document.Document, cover: Cover) -> None:
     _heading(document, cover.since)
     for change in cover.changes:
         _para(document, change, style="List Bullet")
-
-
-def _count_cells(row: CountRow) -> list[str]:
-    return [
-        row.label,
-        str(row.actions),
-        row.rag_text("red"),
-        row.rag_text("amber"),
-        row.rag_text("green"),
-        str(row.rags.get("none", 0)),
-        str(row.overdue),
-        str(row.escalated),
-    ]
 
 
 def _listed(document: docx.document.Document, actions: Sequence[ListedAction]) -> None:

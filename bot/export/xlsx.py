@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.export import sidecar
-from bot.export.cover import CountRow, Cover, ListedAction
+from bot.export.cover import Cover, ListedAction
 from bot.export.layout import Cell, PlanTable
 from bot.export.style import (
     HEADER_FILL,
@@ -187,8 +187,8 @@ def _write_cover(ws: Worksheet, cover: Cover) -> None:
         ws,
         r,
         ["Organisation", "Total", "Red", "Amber", "Green", "Without RAG", "Overdue", "Escalated"],
-        [_count_cells(row) for row in cover.by_organisation],
-        total=_count_cells(cover.total),
+        [row.cells() for row in cover.by_organisation],
+        total=cover.total.cells(),
         spread=True,
         numeric=(3, 4, 5, 6, 7, 8, 9),
     )
@@ -202,19 +202,6 @@ def _write_cover(ws: Worksheet, cover: Cover) -> None:
     r = _heading(ws, r, cover.since)
     for change in cover.changes:
         r = _line(ws, r, change)
-
-
-def _count_cells(row: CountRow) -> list[str]:
-    return [
-        row.label,
-        str(row.actions),
-        row.rag_text("red"),
-        row.rag_text("amber"),
-        row.rag_text("green"),
-        str(row.rags.get("none", 0)),
-        str(row.overdue),
-        str(row.escalated),
-    ]
 
 
 def _listed(ws: Worksheet, r: int, actions: Sequence[ListedAction]) -> int:
