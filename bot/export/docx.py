@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import docx
 from docx.enum.section import WD_ORIENT
@@ -332,19 +333,20 @@ def _run(
 
 
 def _shade(cell: _Cell, colour: str) -> None:
-    shading = OxmlElement("w:shd")
-    shading.set(qn("w:val"), "clear")
-    shading.set(qn("w:color"), "auto")
-    shading.set(qn("w:fill"), hex_colour(colour))
-    cell._tc.get_or_add_tcPr().append(shading)
+    cell._tc.get_or_add_tcPr().append(_shading(colour))
 
 
 def _shade_paragraph(paragraph: Paragraph, colour: str) -> None:
+    paragraph._p.get_or_add_pPr().append(_shading(colour))
+
+
+def _shading(colour: str) -> Any:
+    """A solid fill (python-docx has no API for cell or paragraph shading)."""
     shading = OxmlElement("w:shd")
     shading.set(qn("w:val"), "clear")
     shading.set(qn("w:color"), "auto")
     shading.set(qn("w:fill"), hex_colour(colour))
-    paragraph._p.get_or_add_pPr().append(shading)
+    return shading
 
 
 def _field(paragraph: Paragraph, code: str) -> None:
