@@ -3,15 +3,18 @@
 Messages are decided and stored first (an outbox row with a unique key), then delivered here.
 Several processes may deliver at once: each claims a batch of rows with `FOR UPDATE SKIP
 LOCKED` (PostgreSQL), so no row is in two batches, and sends them one at a time in id order.
-Each result is committed the moment the transport reports it, so a crash loses no record of
-what already went.
+Each result is committed as the transport reports it: the SMTP transport reports a result
+while the next message's commands and data go to the server, and holds that message's end of
+data until the commit is done (bot/notify/email.py `_Held`), so a crash loses no record of
+what already went and the next message cannot be accepted before it.
 
 A process that dies mid-batch leaves its unfinished rows in 'sending'. Once its lock shows it
 is gone (bot/instances.py) they go back to the queue and are sent by whoever delivers next, so
 every message is delivered. Only one of them can be in doubt: the one in flight when the
 process died. If the mail server had accepted it but the process died before committing that,
 it is sent again; that window is the time between the server's "250 OK" and our commit, a few
-milliseconds per message, so a killed process sends at most one message twice. Losing a
+milliseconds per message (the commit overlaps the next message's commands, never its
+acceptance), so a killed process sends at most one message twice. Losing a
 reminder is worse than a rare second copy: it would never be asked for again.
 Temporary failures are retried with growing waits; permanent ones are not.
 """
@@ -304,6 +307,14 @@ def _record(
 def _store_result(
     conn: Connection, row_id: int | None, values: dict[str, Any], event: dict[str, Any]
 ) -> None:
+    if conn.dialect.name == "postgresql":
+        # The commit returns once the server has the record, without waiting for its disk,
+        # as SQLite's synchronous=NORMAL does (bot/db.py): another process sees it at once
+        # and a crash of this process loses nothing. Only a crash of the database server
+        # itself can forget the last fraction of a second of results; those rows are then
+        # still 'sending' and their messages go again (README, "A crash"). Waiting for the
+        # disk made every message wait several milliseconds.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
     conn.execute(_update_for(tuple(values)), {**values, "row_id": row_id})
     conn.execute(_INSERT_EVENT, event)
 

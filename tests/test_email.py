@@ -12,6 +12,7 @@ import email.policy
 import logging
 import re
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -399,6 +400,56 @@ def test_smtps(tls: tuple[ssl.SSLContext, ssl.SSLContext]):
         controller.stop()
     assert all(r.ok for r in results), results
     assert len(handler.received) == 3
+
+
+def _until(ready: Any, what: str) -> None:
+    """Waits for the server's thread to get somewhere (not for a clock): fails after 10 s."""
+    deadline = time.monotonic() + 10
+    while not ready():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.001)
+
+
+def test_the_next_message_goes_while_a_result_is_recorded_and_ends_only_after_it(
+    server: Server,
+):
+    """Recording a result (a commit, in bot/delivery.py) and sending the next message overlap,
+    but the next message's end of data waits for the record: never more than one message is
+    accepted by the server and not yet recorded."""
+    handler, recorded = server.handler, []
+
+    def record(index: int, result: SendResult) -> None:
+        # the next message is under way: the server has had its recipient ...
+        _until(lambda: len(handler.rcpts) >= min(index + 2, 3), "the next message's RCPT")
+        # ... but has not accepted it, and cannot, until this returns
+        assert len(handler.received) == index + 1
+        recorded.append(index)
+
+    results = SmtpTransport(server.config).send_batch(batch(), on_result=record)
+    assert recorded == [0, 1, 2] and all(r.ok for r in results)
+    assert len(handler.received) == 3
+
+
+def test_a_result_that_cannot_be_recorded_stops_the_next_message_before_its_end(
+    server: Server,
+):
+    """The database is gone while the first result is recorded: the second message, already
+    on its way, is dropped before its end of data, so the server never accepts it."""
+
+    class RecordFailed(Exception):
+        pass
+
+    def record(index: int, result: SendResult) -> None:
+        _until(lambda: len(server.handler.rcpts) >= 2, "the next message's RCPT")
+        raise RecordFailed
+
+    with pytest.raises(RecordFailed):
+        SmtpTransport(server.config).send_batch(batch(), on_result=record)
+    assert len(server.handler.received) == 1
+    assert len(server.handler.rcpts) == 2
+    # the same server takes the next batch as usual
+    assert all(r.ok for r in SmtpTransport(server.config).send_batch(batch()))
+    assert len(server.handler.received) == 4
 
 
 def test_logs_name_the_message_but_never_its_words(

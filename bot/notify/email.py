@@ -25,9 +25,11 @@ import os
 import random
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import _encoded_words  # type: ignore[attr-defined]  # the package's own encoder
@@ -36,7 +38,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.notify.content import Recipient
 from bot.notify.render import Rendered
@@ -399,9 +401,10 @@ OnResult = Callable[[int, SendResult], None]
 
 
 class Transport(Protocol):
-    """Sends a batch; `on_result(index, result)` is called as soon as each message's fate is
-    known, so the caller can record it before the next one goes (a crash mid-batch then
-    loses no record of what was already sent)."""
+    """Sends a batch; `on_result(index, result)` is called once each message's fate is known,
+    in order, and returns before the next message can be accepted, so the caller can record
+    it first (a crash mid-batch then loses no record of what was already sent). It may be
+    called on another thread (SmtpTransport: see _Held)."""
 
     def send_batch(
         self, messages: Sequence[Outgoing], on_result: OnResult | None = None
@@ -494,32 +497,40 @@ class SmtpTransport:
         self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
         results: list[SendResult] = []
-        smtp: smtplib.SMTP | None = None
+        held = _Held(results, on_result)
+        smtp: _GatedSMTP | None = None
         connect_error: str | None = None
         try:
             for msg in messages:
                 if connect_error is not None:
-                    _report(results, _failed(msg, connect_error, permanent=False), on_result)
+                    held.report()
+                    held.keep(_failed(msg, connect_error, permanent=False))
                     continue
                 try:
-                    smtp, result = self._send_one(smtp, msg)
+                    smtp, result = self._send_one(smtp, msg, held.report)
                 except _ConnectFailed as exc:
                     smtp, connect_error = None, str(exc)
                     result = _failed(msg, connect_error, permanent=False)
-                _report(results, result, on_result)
+                held.report()  # if this message never reached its end of data
+                held.keep(result)
+            held.report()
         finally:
+            held.close()
             if smtp is not None:
                 _quit(smtp)
         return results
 
     def _send_one(
-        self, smtp: smtplib.SMTP | None, msg: Outgoing
-    ) -> tuple[smtplib.SMTP | None, SendResult]:
-        """(connection to go on with, result); reconnects once when the server went away."""
+        self, smtp: _GatedSMTP | None, msg: Outgoing, before_end: Callable[[], None]
+    ) -> tuple[_GatedSMTP | None, SendResult]:
+        """(connection to go on with, result); reconnects once when the server went away.
+        `before_end` is called once the message's data is with the server, before the end of
+        data that lets the server accept it."""
         for attempt in (1, 2):
             if smtp is None:
                 smtp = self._connect()
             try:
+                smtp.before_end = before_end
                 refused = _send(smtp, msg)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 smtp.close()
@@ -545,15 +556,15 @@ class SmtpTransport:
             return smtp, _sent(msg, refused)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _GatedSMTP:
         c = self.config
         # only TLS needs a context, and making the default one reads the system's certificates
         context = (c.ssl_context or ssl.create_default_context()) if c.security != "none" else None
         where = f"{c.host}:{c.port}"
-        smtp: smtplib.SMTP | None = None
+        smtp: _GatedSMTP | None = None
         try:
             if c.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
+                smtp = _GatedSMTP_SSL(
                     c.host,
                     c.port,
                     local_hostname=c.local_hostname,
@@ -561,7 +572,7 @@ class SmtpTransport:
                     context=context,
                 )
             else:
-                smtp = smtplib.SMTP(
+                smtp = _GatedSMTP(
                     c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout
                 )
             smtp.ehlo()
@@ -583,6 +594,84 @@ class SmtpTransport:
             ) from exc
         log.debug("SMTP connected to %s (%s)", where, c.security)
         return smtp
+
+
+class _Held:
+    """The result of the message sent last, reported (and so recorded by the caller: see
+    bot/delivery.py) on a worker thread while the next message goes to the server, and waited
+    for just before that message's end of data.
+
+    The record's commit and the next message's commands and data then overlap instead of
+    taking turns. Only one message is ever accepted and unrecorded, as when each result was
+    recorded before the next message began: the next one cannot be accepted until its end of
+    data is sent, and that waits for the record. If recording fails, the connection is dropped
+    in the middle of the data, which the server discards, and the error is raised."""
+
+    def __init__(self, results: list[SendResult], on_result: OnResult | None) -> None:
+        self.results, self.on_result = results, on_result
+        self.worker: ThreadPoolExecutor | None = None
+        self.pending: Future[None] | None = None
+
+    def keep(self, result: SendResult) -> None:
+        assert self.pending is None, "a result was kept before the last one was reported"
+        if self.on_result is None:
+            self.results.append(result)
+            return
+        if self.worker is None:
+            self.worker = ThreadPoolExecutor(1, thread_name_prefix="smtp-record")
+        self.pending = self.worker.submit(_report, self.results, result, self.on_result)
+
+    def report(self) -> None:
+        """Waits until the held result is reported, raising what reporting raised; a second
+        call does nothing."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class _GatedSMTP(smtplib.SMTP):
+    """smtplib's client, with the end of data held until `before_end` has run (see _Held)."""
+
+    before_end: Callable[[], None] | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        # The end of data is a small write after the body: with Nagle's algorithm on, it
+        # waits for the server's delayed ACK of the body (40 ms on Linux) every message.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        before_end, self.before_end = self.before_end, None
+        if before_end is None or not isinstance(msg, bytes):
+            if before_end is not None:
+                before_end()
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # as smtplib's data() sends it, less the final "." line: RFC 5321 4.5.2
+        body = _LEADING_DOT.sub(b"..", msg)
+        self.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        try:
+            before_end()
+        except BaseException:
+            self.close()  # no end of data: the server drops the message
+            raise
+        self.send(b".\r\n")
+        return self.getreply()
+
+
+class _GatedSMTP_SSL(_GatedSMTP, smtplib.SMTP_SSL):  # noqa: N801  # smtplib's own name
+    """The same over implicit TLS."""
 
 
 def _send(smtp: smtplib.SMTP, msg: Outgoing) -> dict[str, tuple[int, bytes]]:
