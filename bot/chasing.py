@@ -46,7 +46,7 @@ from bot.notify.slack import SlackTransport, make_client
 from bot.notify.slack_blocks import chair_summary_blocks, digest_blocks, reminder_blocks
 from bot.rules import LoadedRules
 from bot.settings import MailSettings, Settings
-from bot.store import PlanView, Reach, load_actions, load_for_digests, load_plans
+from bot.store import PlanView, Reach, load_for_digests, load_for_reminders, load_plans
 from bot.web.update_links import update_link_maker
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def store_decisions(
         digest_chases = chases_for(s, [a.id for plan in views for a in plan.actions])
     if decisions.reminders:
         reminded = {ask.action_id for d in decisions.reminders for ask in d.asks}
-        plans = load_actions(s, reminded)
+        plans = load_for_reminders(s, reminded)
         reaches = _reaches(plans)
         lead_keys = sorted({d.lead.key for d in decisions.reminders})
         person_ids = _person_ids(s, lead_keys)

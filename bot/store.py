@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import select as sa_select
@@ -253,68 +254,160 @@ def iter_actions(plans: list[PlanView]) -> Iterator[tuple[PlanView, ActionView]]
 
 CHUNK = 500  # ids per `IN (...)`: well inside SQLite's and PostgreSQL's limits on parameters
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 def load_actions(session: Session, action_ids: Iterable[int]) -> list[PlanView]:
     """Full views of the given actions only, each in a view of its plan holding just those
     (withdrawn ones left out, as `load_plans` does): plans and actions come in `load_plans`'
     order, so whatever lists them in that order lists them alike. Read in one pass over the
-    ids, with only the people and groups these actions and their plans name."""
-    ids = sorted(set(action_ids))
-    actions = [
-        a
-        for chunk in _chunks(ids)
-        for a in session.exec(select(m.Action).where(col(m.Action.id).in_(chunk)))
-        if a.status != "withdrawn"
-    ]
-    if not actions:
-        return []
-    ids = [a.id for a in actions]  # type: ignore[misc]
-    plan_of = sorted({a.plan_id for a in actions})
-    plans = {p.id: p for p in session.exec(select(m.Plan).where(col(m.Plan.id).in_(plan_of)))}
-    action_leads = _rows(session, m.ActionLead, m.ActionLead.action_id, ids)
-    milestones = _rows(session, m.Milestone, m.Milestone.action_id, ids)
-    progress = _rows(session, m.ProgressEntry, m.ProgressEntry.action_id, ids)
-    governance = _rows(session, m.GovernanceLevel, m.GovernanceLevel.plan_id, plan_of)
-    section_ids = sorted({a.section_id for a in actions if a.section_id})
-    sections = {s.id: s for s in _rows(session, m.Section, m.Section.id, section_ids)}
-    leads = _SomeLeads(session, [*action_leads, *milestones, *governance])
+    ids, with only the people and groups these actions and their plans name.
 
-    by_action_leads: dict[int, list[LeadView]] = defaultdict(list)
-    for al in sorted(action_leads, key=lambda al: al.position):
-        view = leads.view(al.written, al.person_id, al.group_id)
-        if view is not None:
-            by_action_leads[al.action_id].append(view)
+    Rows are read as plain rows, not ORM objects: a tick reminding thousands of leads reads
+    tens of thousands of rows only to copy them into views, and building and then reading
+    ORM objects cost more than the queries (the views read the same names either way)."""
+    some = _SomeActions(session, action_ids, _VIEWED[m.Action])
+    if not some.actions:
+        return []
+    ids = [a.id for a in some.actions]
+    action_leads = _plain_rows(session, m.ActionLead, "action_id", ids)
+    milestones = _plain_rows(session, m.Milestone, "action_id", ids)
+    progress = _plain_rows(session, m.ProgressEntry, "action_id", ids)
+    governance = _plain_rows(session, m.GovernanceLevel, "plan_id", some.plan_ids)
+    section_ids = sorted({a.section_id for a in some.actions if a.section_id})
+    sections = {s.id: s for s in _plain_rows(session, m.Section, "id", section_ids)}
+    leads = _SomeLeads(
+        session,
+        [(r.person_id, r.group_id) for r in (*action_leads, *governance)]
+        + [(ms.lead_person_id, ms.lead_group_id) for ms in milestones],
+    )
+    by_action_leads = _lead_views(action_leads, leads)
     by_action_ms: dict[int, list[MilestoneView]] = defaultdict(list)
     ms_position: dict[int, int] = {}
-    for ms in sorted(milestones, key=lambda ms: (ms.position, ms.occurrence)):
-        assert ms.id is not None
+    for ms in sorted(milestones, key=attrgetter("position", "occurrence")):
         ms_position[ms.id] = ms.position
         by_action_ms[ms.action_id].append(_milestone_view(ms, leads))
     by_action_progress: dict[int, list[ProgressView]] = defaultdict(list)
-    for p in sorted(progress, key=lambda p: (p.dated, p.source, p.position, p.id)):
+    for p in sorted(progress, key=attrgetter(*_PROGRESS_ORDER)):
         by_action_progress[p.action_id].append(_progress_view(p, ms_position))
-    by_plan: dict[str, list[m.Action]] = defaultdict(list)
-    for a in sorted(actions, key=lambda a: a.position):
-        by_plan[a.plan_id].append(a)
 
     def section_label(section_id: int | None) -> str | None:
         s = sections.get(section_id) if section_id else None
         return f"{s.number} {s.title}" if s else None
 
-    return [
-        _plan_view(
-            plans[plan_id],
-            governance,
-            leads,
-            (
-                _action_view(a, section_label, by_action_leads, by_action_ms, by_action_progress)
-                for a in by_plan[plan_id]
-            ),
-        )
-        for plan_id in plan_of
-    ]
+    return some.views(
+        governance,
+        leads,
+        lambda a: _action_view(a, section_label, by_action_leads, by_action_ms, by_action_progress),
+    )
+
+
+def load_for_reminders(session: Session, action_ids: Iterable[int]) -> list[PlanView]:
+    """The given actions as reminders show them: `load_actions`' views, in its order, without
+    what no reminder reads.
+
+    A reminder shows each action's plan, ref and title and its latest progress entry, and goes
+    to whom the action's leads reach; so these views carry the actions' leads and, of their
+    progress, only the entry `compose.latest_progress` picks (with its text, without its
+    author, RAG or milestone), and no other texts, notes, sections, milestones or governance:
+    a tick reminding thousands of leads reads and builds a fraction of what `load_actions`
+    would."""
+    some = _SomeActions(session, action_ids, _SHOWN)
+    if not some.actions:
+        return []
+    ids = [a.id for a in some.actions]
+    action_leads = _plain_rows(session, m.ActionLead, "action_id", ids)
+    leads = _SomeLeads(session, [(r.person_id, r.group_id) for r in action_leads])
+    by_action_leads = _lead_views(action_leads, leads)
+    latest: dict[int, tuple[date, PartialDate, Any]] = {}
+    for p in sorted(
+        _plain_rows(session, m.ProgressEntry, "action_id", ids, _LATEST),
+        key=attrgetter(*_PROGRESS_ORDER),
+    ):
+        day = PartialDate.of(p.dated, p.precision)
+        last_day = day.last_day()
+        known = latest.get(p.action_id)
+        if known is None or last_day >= known[0]:
+            latest[p.action_id] = (last_day, day, p)
+    progress = {
+        action_id: (ProgressView(day, p.text, p.source, None, None, False, None),)
+        for action_id, (_last, day, p) in latest.items()
+    }
+    return some.views(
+        (),
+        leads,
+        lambda a: _chasing_view(
+            a, a.plan_id, tuple(by_action_leads.get(a.id, ())), (), progress.get(a.id, ())
+        ),
+    )
+
+
+def _chasing_view(
+    a: Any,
+    plan_id: str,
+    leads: Sequence[LeadView],
+    milestones: Sequence[MilestoneView],
+    progress: Sequence[ProgressView],
+) -> ActionView:
+    """An action as chasing and digests read it: no description, outcomes or notes, which
+    neither shows, so their columns are never read."""
+    return ActionView(
+        a.id,
+        plan_id,
+        a.ref,
+        a.title,
+        "",
+        None,
+        None,
+        None,
+        a.timescale,
+        a.timescale_kind,
+        a.due,
+        a.status,
+        a.rag,
+        a.rag_set_by,
+        (),
+        tuple(leads),
+        tuple(milestones),
+        tuple(progress),
+    )
+
+
+class _SomeActions:
+    """The rows of some actions (withdrawn ones left out) and of their plans, read for
+    `load_actions` and `load_for_reminders`, and the plan views around them."""
+
+    def __init__(self, session: Session, action_ids: Iterable[int], columns: tuple[str, ...]):
+        session.flush()  # as an ORM query would: rows written in this session are read back
+        ids = sorted(set(action_ids))
+        rows = _plain_rows(session, m.Action, "id", ids, columns)
+        self.actions = [a for a in rows if a.status != "withdrawn"]
+        self.plan_ids = sorted({a.plan_id for a in self.actions})
+        self.plans = {p.id: p for p in _plain_rows(session, m.Plan, "id", self.plan_ids)}
+
+    def views(
+        self,
+        governance: Iterable[Any],
+        leads: _Leads,
+        action_view: Callable[[Any], ActionView],
+    ) -> list[PlanView]:
+        """Plans in `load_plans`' order, each with its actions in the plan's order."""
+        by_plan: dict[str, list[Any]] = defaultdict(list)
+        for a in sorted(self.actions, key=attrgetter("position")):
+            by_plan[a.plan_id].append(a)
+        return [
+            _plan_view(self.plans[plan_id], governance, leads, map(action_view, by_plan[plan_id]))
+            for plan_id in self.plan_ids
+        ]
+
+
+def _lead_views(action_leads: Sequence[Any], leads: _Leads) -> dict[int, list[LeadView]]:
+    """Each action's leads, in the plan's order."""
+    found: dict[int, list[LeadView]] = defaultdict(list)
+    for al in sorted(action_leads, key=attrgetter("position")):
+        view = leads.view(al.written, al.person_id, al.group_id)
+        if view is not None:
+            found[al.action_id].append(view)
+    return found
 
 
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -322,36 +415,60 @@ def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + CHUNK]
 
 
-def _rows(session: Session, table: type[R], column: Any, values: Sequence[Any]) -> list[R]:
-    """Rows of `table` whose `column` is one of `values` (in no particular order)."""
+def _plain_rows(
+    session: Session,
+    model: Any,
+    column: str,
+    values: Sequence[Any],
+    columns: tuple[str, ...] | None = None,
+) -> list[Any]:
+    """Rows of `model`'s table whose `column` is one of `values` (in no particular order), as
+    plain rows with the model's attribute names: only `columns` (by default those its full
+    views show), since turning stored text into dates and times is much of the cost of
+    reading a row."""
+    table = _table(model)
+    query = sa_select(*(table.c[name] for name in columns or _VIEWED[model]))
+    conn = session.connection()
     return [
         row
         for chunk in _chunks(values)
-        for row in session.exec(select(table).where(col(column).in_(chunk)))
+        for row in conn.execute(query.where(table.c[column].in_(chunk))).all()
     ]
 
 
-class _SomeLeads(_Leads):
-    """The persons and groups some rows name (and those groups' contacts), not all of them."""
-
-    def __init__(self, session: Session, rows: Sequence[Any]):  # noqa: D107
-        person_ids = {
-            getattr(r, name)
-            for r in rows
-            for name in ("person_id", "lead_person_id")
-            if getattr(r, name, None) is not None
-        }
-        group_ids = sorted(
-            {
-                getattr(r, name)
-                for r in rows
-                for name in ("group_id", "lead_group_id")
-                if getattr(r, name, None) is not None
-            }
-        )
-        self.groups = {g.id: g for g in _rows(session, m.LeadGroup, m.LeadGroup.id, group_ids)}
-        person_ids |= {g.contact_person_id for g in self.groups.values() if g.contact_person_id}
-        self.persons = {p.id: p for p in _rows(session, m.Person, m.Person.id, sorted(person_ids))}
+# The columns each table's views are built from (by `_Leads.view`, `_plan_view`, `_action_view`,
+# `_milestone_view` and `_progress_view`), and those `load_actions` sorts and joins by.
+_VIEWED: dict[Any, tuple[str, ...]] = {
+    m.Action: (
+        *("id", "plan_id", "position", "ref", "title", "text", "area_for_improvement"),
+        *("key_risk", "section_id", "timescale", "timescale_kind", "due", "status", "rag"),
+        *("rag_set_by", "notes"),
+    ),
+    m.Plan: ("id", "title", "version", "as_of", "layout", "notes", "rag_definitions"),
+    m.ActionLead: ("action_id", "position", "written", "person_id", "group_id"),
+    m.Milestone: (
+        *("id", "action_id", "position", "occurrence", "text", "timescale", "kind", "due"),
+        *("due_precision", "recurrence", "done", "depth", "lead_written", "lead_person_id"),
+        *("lead_group_id", "start"),
+    ),
+    m.ProgressEntry: (
+        *("id", "action_id", "dated", "precision", "source", "position", "text", "author"),
+        *("rag", "completed", "milestone_id"),
+    ),
+    m.GovernanceLevel: ("plan_id", "level", "name", "person_id", "group_id"),
+    m.Section: ("id", "number", "title"),
+    m.LeadGroup: ("id", "key", "name", "organisation", "listed", "email", "contact_person_id"),
+    m.Person: ("id", "key", "name", "organisation", "listed", "email", "slack_id", "away_until"),
+}
+# What `load_for_reminders` reads of an action (what `_action_view` copies, but the texts and
+# the section) and of a progress entry (what picks the latest, and its text).
+_SHOWN = (
+    *("id", "plan_id", "position", "ref", "title", "timescale", "timescale_kind", "due"),
+    *("status", "rag", "rag_set_by"),
+)
+_LATEST = ("id", "action_id", "dated", "precision", "source", "position", "text")
+# The order `load_plans` lists an action's progress entries in.
+_PROGRESS_ORDER = ("dated", "source", "position", "id")
 
 
 def _milestone_view(ms: m.Milestone, leads: _Leads) -> MilestoneView:
@@ -501,22 +618,9 @@ def load_for_digests(
             governance,
             leads,
             (
-                ActionView(
-                    a.id,
+                _chasing_view(
+                    a,
                     plan.id,
-                    a.ref,
-                    a.title,
-                    "",
-                    None,
-                    None,
-                    None,
-                    a.timescale,
-                    a.timescale_kind,
-                    a.due,
-                    a.status,
-                    a.rag,
-                    a.rag_set_by,
-                    (),
                     by_action_leads.get(a.id, ()),
                     by_action_ms.get(a.id, ()),
                     (latest[a.id],) if a.id in latest else (),
@@ -555,6 +659,20 @@ class _SharedLeads(_Leads):
         if key not in self.cache:
             self.cache[key] = super().view(written, person_id, group_id)
         return self.cache[key]
+
+
+class _SomeLeads(_SharedLeads):
+    """The persons and groups some rows name (and those groups' contacts), not all of them;
+    one LeadView per lead as written, as `_SharedLeads` makes them."""
+
+    def __init__(self, session: Session, named: Sequence[tuple[int | None, int | None]]):
+        """`named`: the (person id, group id) of each lead the views show."""
+        person_ids = {person_id for person_id, _ in named if person_id is not None}
+        group_ids = sorted({group_id for _, group_id in named if group_id is not None})
+        self.groups = {g.id: g for g in _plain_rows(session, m.LeadGroup, "id", group_ids)}
+        person_ids |= {g.contact_person_id for g in self.groups.values() if g.contact_person_id}
+        self.persons = {p.id: p for p in _plain_rows(session, m.Person, "id", sorted(person_ids))}
+        self.cache = {}
 
 
 def _digest_leads(

@@ -1,6 +1,7 @@
 """What storing a tick's messages reads: only the actions they show, and for digests no texts.
 
-`load_actions`, `chases_for` and `load_for_digests` must give what the whole plans give
+`load_actions`, `load_for_reminders`, `chases_for` and `load_for_digests` must give what the
+whole plans give
 (`load_plans`, `load_state`), for the actions asked about: the messages composed from them are
 the spec, and they must not change with how the data was read.
 """
@@ -19,14 +20,27 @@ from sqlmodel import select
 from benchmarks.generate import Shape, generate
 from bot import models as m
 from bot.chase_state import chases_for, load_state
-from bot.chasing import _governance_recipients, store_decisions
-from bot.compose import DigestSnapshot, chases_by_action, compose_chair_summary, compose_digest
+from bot.chasing import _governance_recipients, _reaches, store_decisions
+from bot.compose import (
+    DigestSnapshot,
+    chases_by_action,
+    compose_chair_summary,
+    compose_digest,
+    compose_reminder,
+)
 from bot.db import make_engine, session
-from bot.engine import Ask, Decisions, Escalate, RemindLead, SendDigest
+from bot.engine import Ask, Decisions, Escalate, Lead, RemindLead, SendDigest
 from bot.notify.render import render
 from bot.rules import Level, load_rules
 from bot.settings import load_settings
-from bot.store import PlanView, load_actions, load_for_digests, load_plans
+from bot.store import (
+    PlanView,
+    Reach,
+    load_actions,
+    load_for_digests,
+    load_for_reminders,
+    load_plans,
+)
 from tests.conftest import NOW, REPO
 from tests.test_compose import BOARD, CHAIR, LONDON, OPS, a_week_later, db, stored
 
@@ -56,6 +70,43 @@ def test_load_actions_gives_the_views_load_plans_gives(which: str, request: pyte
         for ids in (set(every), {every[0]}, set(every[::3]), {every[-1], every[1]}):
             assert load_actions(s, ids) == only(plans, ids)
         assert load_actions(s, []) == []
+
+
+@pytest.mark.parametrize("which", ["db", "generated"])
+def test_reminders_from_the_narrow_views_are_the_same(which: str, request: pytest.FixtureRequest):
+    """A reminder asking about some actions says the same composed from `load_for_reminders`
+    as from the whole plans, and reaches the same people."""
+    url = request.getfixturevalue(which)
+    reach = Reach("someone", "Someone", "someone@example.org", None, None)
+    with session(make_engine(url)) as s:
+        plans = load_plans(s)
+        every = [(p, a) for p in plans for a in p.actions]
+        shown = []
+        for chosen in (every, every[::3], [every[-1], every[1]]):
+            ids = {a.id for _, a in chosen}
+            asks = tuple(
+                Ask(a.id, a.ref, p.id, "quiet", a.due, None, None, Level.LEAD) for p, a in chosen
+            )
+            decision = RemindLead(Lead("someone", "Someone"), asks)
+
+            def reminder(views: list[PlanView], decision: RemindLead = decision):
+                return compose_reminder(
+                    decision,
+                    {p.id: p for p in views},
+                    reach,
+                    NOW,
+                    reply_base="updates@example.org",
+                    secret=b"s3cret",
+                    outbox_key="k",
+                    message_token_id=7,
+                )
+
+            narrow = load_for_reminders(s, ids)
+            assert reminder(narrow) == reminder(only(plans, ids))
+            assert _reaches(narrow) == _reaches(only(plans, ids))
+            shown.extend(reminder(narrow).lines)
+        assert any(line.last_update_text for line in shown)  # progress shown, to compare
+        assert load_for_reminders(s, []) == []
 
 
 @pytest.mark.parametrize("which", ["db", "generated"])

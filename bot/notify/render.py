@@ -14,17 +14,20 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.environment import Template, TemplateModule
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from bot.notify import content as _content
 from bot.notify.content import (
     LEVEL_NAMES,
     ChairSummary,
@@ -66,6 +69,12 @@ RAG_COLOURS = {  # background, text: GOV.UK's red, orange and green, readable in
 NO_RAG_COLOURS = ("#f3f2f1", "#0b0c0c")
 HTML_PREFIX = "html/"  # "html/_words.j2" is "_words.j2" compiled for an HTML part
 _html_extension = select_autoescape(enabled_extensions=("html.j2",), default=False)
+# The field names of every frozen value type bot/notify/content.py holds (its own, PartialDate).
+_FIELDS: dict[type, frozenset[str]] = {
+    kind: frozenset(f.name for f in fields(kind) if not f.name.startswith("_"))
+    for kind in vars(_content).values()
+    if isinstance(kind, type) and is_dataclass(kind)
+}
 
 
 @dataclass(frozen=True)
@@ -119,17 +128,66 @@ def forget_templates() -> None:
 
 
 class _Sandbox(SandboxedEnvironment):
-    """Jinja's sandbox, remembering its answers on which attributes templates may read.
+    """Jinja's sandbox, remembering its answers on which attributes templates may read, and
+    taking a short way for what it would always allow.
 
     The sandbox asks for every attribute a template reads, thousands of times per tick, and
     that question was a tenth of rendering a reminder. Its answer depends only on the object's
     type and the attribute's name (`is_internal_attribute` looks at nothing else), so it is
     asked once per pair. An object whose `__class__` is not its type is asked every time.
+
+    Two cases are answered without asking, the same answer the sandbox gives, since they are
+    most of what a reminder's templates do per action: a field of one of our frozen content
+    values (bot/notify/content.py; no field is private and none holds a method), and a
+    template's own macro, read from an imported template and called.
     """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._safe: dict[tuple[type, str], bool] = {}
+        self._loaded: dict[tuple[str, str | None], Template] = {}
+
+    def get_template(
+        self,
+        name: str | Template,
+        parent: str | None = None,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> Template:
+        """Each template by name, as Jinja's cache holds it: never reloaded and never evicted
+        here, so the answer is asked for once (a reminder asks it about ten times)."""
+        if globals is not None or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        found = self._loaded.get((name, parent))
+        if found is None:
+            found = self._loaded[(name, parent)] = super().get_template(name, parent)
+        return found
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        names = _FIELDS.get(type(obj))
+        if names is not None and attribute in names:
+            value = getattr(obj, attribute)
+            if not callable(value):  # a str.format method would be wrapped by the sandbox
+                return value
+        elif type(obj) is TemplateModule and not attribute.startswith("_"):
+            value = getattr(obj, attribute, None)
+            if type(value) is Macro:
+                return value
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A template's macro is called as `Context.call` calls it (with the evaluation
+        context, which sets its escaping), without first asking whether it is marked unsafe:
+        a macro never is, since templates cannot set attributes."""
+        if type(__obj) is not Macro:
+            return super().call(__context, __obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(__context.eval_ctx, *args, **kwargs)
+        except StopIteration:
+            return __context.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         kind = type(obj)
@@ -184,6 +242,22 @@ def human(value: PartialDate | date | datetime | None) -> str:
     """Dates as the plans write them: "14 Oct 2018", "Oct 2018"; "—" when there is none."""
     if value is None:
         return NONE
+    if type(value) in _DATE_TYPES:
+        return _human(value)
+    return _spelled(value)
+
+
+# A tick shows the same few hundred dates thousands of times, and each month's name is asked of
+# strftime every time: each date is written once.
+_DATE_TYPES = frozenset({PartialDate, date, datetime})
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _human(value: PartialDate | date | datetime) -> str:
+    return _spelled(value)
+
+
+def _spelled(value: PartialDate | date | datetime) -> str:
     if isinstance(value, PartialDate):
         return value.human()
     return f"{value.day} {calendar.month_abbr[value.month]} {value.year}"
