@@ -17,11 +17,11 @@ once, and `horizon` tells the reader which actions cannot need anything at a mom
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Literal
+from typing import Any, Literal
 
 from bot.rules import Condition, DigestSchedule, InvalidTransition, Level, Rules, latest_fire
 from bot.workdays import WorkingCalendar
@@ -84,6 +84,14 @@ class ActionState:
     last_progress: date | None  # the latest day a progress entry speaks of
     quiet_since: date  # last_progress, or when the plan's last update round was
     chase: Chase = Chase()
+
+
+def field_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a slotted value's fields, in their order, to build many values fast: a
+    frozen dataclass's own __init__ sets each field through object.__setattr__, three times
+    slower, and a run at 100k actions builds a quarter of a million of them. Whoever builds
+    one so (`object.__new__`, then every setter) makes the same value `cls(...)` makes."""
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
 
 
 @dataclass(frozen=True)
@@ -206,41 +214,51 @@ def decide_part(actions: Iterable[tuple[Place, ActionState]], rules: Rules, now:
     """The resets, asks and escalations of these actions; `merge` makes the decisions."""
     _require_aware(now)
     part = Part()
+    resets, asks, escalations = part.resets, part.asks, part.escalations
     in_window = rules.working_calendar().in_sending_window(now)
-    calendars: dict[str, tuple[WorkingCalendar, date]] = {}
+    judges: dict[str, _Judge] = {}  # by plan
+    shared: dict[WorkingCalendar, _Judge] = {}  # plans on one calendar share its answers
     for place, action in actions:
-        if action.chase.level is not Level.LEAD and action.chase.progress_since_level:
-            part.resets.append(
-                (place, ResetLevel(action.id, action.ref, action.plan_id, action.chase.level))
-            )
+        chase = action.chase
+        if chase.level is not Level.LEAD and chase.progress_since_level:
+            resets.append((place, ResetLevel(action.id, action.ref, action.plan_id, chase.level)))
             # An action brought back to its lead is judged as it stands after that, in this run.
-            action = replace(action, chase=_back_to_lead(action.chase, now))
+            chase = _back_to_lead(chase, now)
+            action = replace(action, chase=chase)
         if not in_window:
             continue
-        known = calendars.get(action.plan_id)
-        if known is None:
-            plan_calendar = rules.working_calendar(action.plan_id)
-            known = calendars[action.plan_id] = (plan_calendar, plan_calendar.today(now))
-        plan_calendar, today = known
-        need = needs_update(action, rules, plan_calendar, today)
-        if need is None or not _chaseable(action, today):
+        judge = judges.get(action.plan_id)
+        if judge is None:
+            calendar = rules.working_calendar(action.plan_id)
+            judge = shared.get(calendar) or _Judge(rules, calendar, calendar.today(now))
+            judges[action.plan_id] = shared[calendar] = judge
+        need = judge.needs_update(action)
+        if need is None:
             continue
-        ask = Ask(
-            action.id,
-            action.ref,
-            action.plan_id,
-            need.reason,
-            need.due,
-            need.milestone,
-            need.days_overdue,
-            action.chase.level,
-        )
-        if _reminder_due(action, rules, plan_calendar, today):
-            for lead in _present(action.leads, today):
-                part.asks.append((place, lead, ask))
-        step = _escalation(action, need, rules, plan_calendar, today)
+        today = judge.today
+        if chase.snoozed_until is not None and today <= chase.snoozed_until:
+            continue
+        present = [
+            lead for lead in action.leads if lead.away_until is None or today > lead.away_until
+        ]
+        if action.leads and not present:
+            continue
+        if present and judge.reminder_due(chase):
+            ask = Ask(
+                action.id,
+                action.ref,
+                action.plan_id,
+                need.reason,
+                need.due,
+                need.milestone,
+                need.days_overdue,
+                chase.level,
+            )
+            for lead in present:
+                asks.append((place, lead, ask))
+        step = judge.escalation(action, need)
         if step is not None:
-            part.escalations.append((place, step))
+            escalations.append((place, step))
     return part
 
 
@@ -286,33 +304,101 @@ def needs_update(
     action: ActionState, rules: Rules, calendar: WorkingCalendar, today: date
 ) -> Need | None:
     """The most pressing reason an action needs an update today (overdue before quiet)."""
-    if action.status in _STOPPED:
+    return _Judge(rules, calendar, today).needs_update(action)
+
+
+class _Judge:
+    """The rules applied on one calendar's `today`. A run asks the same questions of the same
+    few thousand days for every action ("5 working days before 30 Nov", "6 weeks after 2 Oct",
+    "which local day was this reminder sent"), so each answer is worked out once and kept:
+    deciding is then mostly comparing dates."""
+
+    def __init__(self, rules: Rules, calendar: WorkingCalendar, today: date) -> None:
+        self.rules = rules
+        self.rule = rules.update_needed
+        self.calendar = calendar
+        self.today = today
+        self._asked_from: dict[date, date] = {}
+        self._period_asked: dict[date, date] = {}
+        self._quiet: dict[date, bool] = {}
+        self._days: dict[datetime, date] = {}
+        self._gaps: dict[tuple[date, int], bool] = {}
+        self._steps: dict[Level, Condition] = {}
+
+    def needs_update(self, action: ActionState) -> Need | None:
+        if action.status in _STOPPED:
+            return None
+        rule, today = self.rule, self.today
+        last = action.last_progress
+        nxt = None  # the first pending deadline due soonest, as min() would pick it
+        for d in action.deadlines:
+            if not d.done and d.due is not None and not d.recurrence:
+                if nxt is None or d.due < nxt.due:  # type: ignore[operator]
+                    nxt = d
+        if nxt is not None and nxt.due is not None:
+            due = nxt.due
+            asked_from = self._asked_from.get(due)
+            if asked_from is None:
+                asked_from = self._asked_from[due] = rule.before_due.before(due, self.calendar)
+            if last is None or last < asked_from:
+                if today > due:
+                    return Need("overdue", due, nxt.text, (today - due).days)
+                if today == due and rule.at_due:
+                    return Need("due", due, nxt.text, 0)
+                if asked_from <= today < due:
+                    return Need("due-soon", due, nxt.text, None)
+        for d in action.deadlines:
+            period = _current_period(d, today) if d.recurrence else None
+            if period is not None:
+                start, end = period
+                asked = self._period_asked.get(end)
+                if asked is None:
+                    before = rule.recurring_before_period_end
+                    asked = self._period_asked[end] = before.before(end, self.calendar)
+                if today >= asked and (last is None or last < start):
+                    return Need("period", end, d.text, None)
+        quiet = self._quiet.get(action.quiet_since)
+        if quiet is None:
+            quiet = rule.quiet_after.elapsed(action.quiet_since, today, self.calendar)
+            self._quiet[action.quiet_since] = quiet
+        if quiet:
+            overdue = (today - nxt.due).days if nxt and nxt.due and today > nxt.due else None
+            return Need("quiet", nxt.due if nxt else None, nxt.text if nxt else None, overdue)
         return None
-    rule = rules.update_needed
-    last = action.last_progress
-    pending = [d for d in action.deadlines if not d.done and d.due is not None and not d.recurrence]
-    nxt = min(pending, key=lambda d: d.due) if pending else None  # type: ignore[arg-type, return-value]
-    if nxt is not None and nxt.due is not None:
-        asked_from = rule.before_due.before(nxt.due, calendar)
-        unanswered = last is None or last < asked_from
-        if today > nxt.due and unanswered:
-            return Need("overdue", nxt.due, nxt.text, (today - nxt.due).days)
-        if today == nxt.due and unanswered and rule.at_due:
-            return Need("due", nxt.due, nxt.text, 0)
-        if asked_from <= today < nxt.due and unanswered:
-            return Need("due-soon", nxt.due, nxt.text, None)
-    for d in action.deadlines:
-        period = _current_period(d, today)
-        if period is not None:
-            start, end = period
-            if today >= rule.recurring_before_period_end.before(end, calendar) and (
-                last is None or last < start
-            ):
-                return Need("period", end, d.text, None)
-    if rule.quiet_after.elapsed(action.quiet_since, today, calendar):
-        overdue = (today - nxt.due).days if nxt and nxt.due and today > nxt.due else None
-        return Need("quiet", nxt.due if nxt else None, nxt.text if nxt else None, overdue)
-    return None
+
+    def day_of(self, moment: datetime) -> date:
+        day = self._days.get(moment)
+        if day is None:
+            day = self._days[moment] = self.calendar.today(moment)
+        return day
+
+    def reminder_due(self, chase: Chase) -> bool:
+        reminders = self.rules.reminders
+        if chase.reminders_unanswered >= reminders.max_before_escalation:
+            return False  # the ladder has it now; the lead hears again after replying
+        if chase.last_reminded_at is None:
+            return True
+        key = (self.day_of(chase.last_reminded_at), max(chase.reminders_unanswered, 1))
+        due = self._gaps.get(key)
+        if due is None:
+            due = self._gaps[key] = reminders.gap(key[1]).elapsed(key[0], self.today, self.calendar)
+        return due
+
+    def escalation(self, action: ActionState, need: Need) -> Escalate | None:
+        level = action.chase.level
+        if level is Level.CHAIR:
+            return None
+        since = action.chase.level_since
+        if since is not None and self.day_of(since) >= self.today:
+            return None  # one step a day at most: the ladder is climbed, never jumped
+        target = level.above()
+        when = self._steps.get(target)
+        if when is None:
+            when = self._steps[target] = self.rules.escalation.step_to(target).when
+        held = _conditions_hold(when, action, need, self.calendar, self.today)
+        if held is None:
+            return None
+        return Escalate(action.id, action.ref, action.plan_id, level, target, held)
 
 
 _PERIOD_MONTHS = {"monthly": 1, "quarterly": 3, "six-monthly": 6, "annually": 12}
@@ -378,44 +464,6 @@ def _current_period(deadline: Deadline, today: date) -> tuple[date, date] | None
         today.year + (first_month + months - 1) // 12, (first_month + months - 1) % 12 + 1, 1
     )
     return start, next_start - timedelta(days=1)
-
-
-def _chaseable(action: ActionState, today: date) -> bool:
-    snoozed = action.chase.snoozed_until is not None and today <= action.chase.snoozed_until
-    return not snoozed and (not action.leads or bool(_present(action.leads, today)))
-
-
-def _present(leads: tuple[Lead, ...], today: date) -> list[Lead]:
-    return [lead for lead in leads if lead.away_until is None or today > lead.away_until]
-
-
-def _reminder_due(
-    action: ActionState, rules: Rules, calendar: WorkingCalendar, today: date
-) -> bool:
-    chase = action.chase
-    if chase.reminders_unanswered >= rules.reminders.max_before_escalation:
-        return False  # the ladder has it now; the lead hears again after replying
-    if chase.last_reminded_at is None:
-        return True
-    gap = rules.reminders.gap(max(chase.reminders_unanswered, 1))
-    last_day = calendar.today(chase.last_reminded_at)
-    return gap.elapsed(last_day, today, calendar)
-
-
-def _escalation(
-    action: ActionState, need: Need, rules: Rules, calendar: WorkingCalendar, today: date
-) -> Escalate | None:
-    level = action.chase.level
-    if level is Level.CHAIR:
-        return None
-    since = action.chase.level_since
-    if since is not None and calendar.today(since) >= today:
-        return None  # one step a day at most: the ladder is climbed, never jumped
-    target = level.above()
-    held = _conditions_hold(rules.escalation.step_to(target).when, action, need, calendar, today)
-    if held is None:
-        return None
-    return Escalate(action.id, action.ref, action.plan_id, level, target, held)
 
 
 def _conditions_hold(

@@ -19,11 +19,11 @@ from __future__ import annotations
 import gc
 import json
 from calendar import monthrange
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -57,6 +57,7 @@ from bot.engine import (
     Lead,
     Place,
     decide_part,
+    field_setters,
     horizon,
     merge,
 )
@@ -66,6 +67,22 @@ from bot.rules import Level, Rules
 CHUNK = 5000  # actions read and decided at a time: memory grows with this, not the plans
 
 _NO_CHASE = Chase()
+
+# the values built per action, built as bot/engine.py `field_setters` says
+_new = object.__new__
+_TEXT, _DUE, _DONE, _RECURRENCE, _START = field_setters(Deadline)
+(
+    _ID,
+    _PLAN_ID,
+    _REF,
+    _TITLE,
+    _STATUS,
+    _LEADS,
+    _DEADLINES,
+    _LAST_PROGRESS,
+    _QUIET_SINCE,
+    _CHASE,
+) = field_setters(ActionState)
 
 
 def _table(model: Any) -> Table:
@@ -125,15 +142,15 @@ def read_actions(
         plan_id: PartialDate.parse(as_of).last_day() if as_of else None
         for plan_id, as_of in conn.execute(select(_PLAN.c.id, _PLAN.c.as_of)).all()
     }
+    reaches = _reaches(conn)
+    fetched = _pipelined(conn, chunk, needed) if _pipelines(conn) else _fetch(conn, chunk, needed)
+    for rows in fetched:
+        yield _chunk(rows, plan_dates, reaches)
+
+
+def _wanted(conn: Connection, needed: Horizon | None) -> _Compiled:
+    """The actions of a chunk's id range that are read, with what `_chunk` needs of them."""
     a = _ACTION
-    # the next `chunk` ids, then those of them needed: each test below looks only at the rows
-    # of this id range (PostgreSQL would otherwise hash whole tables for every chunk)
-    window = (
-        select(a.c.id)
-        .where(a.c.id > bindparam("after", 0, type_=Integer))
-        .order_by(a.c.id)
-        .limit(bindparam("chunk", chunk, type_=Integer))
-    )
     query = (
         select(a.c.id, a.c.plan_id, a.c.position, a.c.ref, a.c.title, a.c.status, a.c.due)
         .where(a.c.id.between(_FIRST, _LAST), a.c.status != "withdrawn")
@@ -142,31 +159,135 @@ def read_actions(
     if needed is not None:
         query = query.where(_may_need(needed))
     # compiled here, not kept by name: the horizon's dates are bound into it
-    wanted = _compile(conn, query)
-    reaches = _reaches(conn)
+    return _compile(conn, query)
+
+
+def _pipelines(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return False
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
+
+
+def _pipelined(conn: Connection, chunk: int, needed: Horizon | None) -> Iterator[_Rows]:
+    """`_fetch` on PostgreSQL, with each chunk's six queries sent before the chunk ahead of
+    it is decided (psycopg's pipeline mode): the server works on them meanwhile, instead of
+    this process waiting for it (at 100k the server's part was a third of the reading; about
+    a third of that is hidden so, the rest waits on full socket buffers). Each chunk's queries
+    depend on its id range alone (on PostgreSQL `_Span` reads whole ranges), so the ranges,
+    `chunk` ids each as `_fetch` makes them, are read first in one query. A thread reading
+    ahead did not help: psycopg takes the GIL back each time the socket has more, and with
+    deciding holding it, the reading thread waited 5 ms each time."""
+    a = _ACTION
+    numbered = select(a.c.id, func.row_number().over(order_by=a.c.id).label("n")).subquery()
+    starts = [
+        first
+        for (first,) in _raw(
+            conn,
+            select(numbered.c.id).where((numbered.c.n - 1) % chunk == 0).order_by(numbered.c.id),
+        )
+    ]
+    if not starts:
+        return
+    (top,) = conn.execute(select(func.max(a.c.id))).one()
+    ranges = [(first, after - 1) for first, after in zip(starts, starts[1:], strict=False)]
+    ranges.append((starts[-1], top))
+    span = _Span(0, 0, None)
+    queries = [
+        _wanted(conn, needed),
+        *(
+            _compiled(conn, partial(query, span), name)
+            for query, name in (
+                (_leads_query, "leads"),
+                (_deadlines_query, "deadlines"),
+                (_progress_query, "progress"),
+                (_reminded_query, "reminded"),
+                (_steps_query, "steps"),
+            )
+        ),
+    ]
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+
+    def send(first: int, last: int) -> list[Any]:
+        cursors = []
+        for sql, order, defaults in queries:
+            values = {**defaults, "first": first, "last": last}
+            cursor = driver.cursor(binary=True)  # fewer bytes, and read without parsing
+            cursor.execute(sql, tuple(values[n] for n in order) if order is not None else values)
+            cursors.append(cursor)
+        return cursors
+
+    with driver.pipeline():  # type: ignore[attr-defined]
+        pending = send(*ranges[0])
+        for following in [*ranges[1:], None]:
+            current = pending
+            if following is not None:
+                pending = send(*following)
+            rows = []
+            for cursor in current:
+                rows.append(list(cursor.fetchall()))
+                cursor.close()
+            if rows[0]:
+                yield _Rows(*rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """One chunk's rows as the driver gave them, which `_chunk` makes its actions of."""
+
+    actions: list[Any]
+    leads: list[Any]
+    deadlines: list[Any]
+    progress: list[Any]
+    reminded: list[Any]
+    steps: list[Any]
+
+
+def _fetch(conn: Connection, chunk: int, needed: Horizon | None) -> Generator[_Rows, None, None]:
+    """Each chunk's rows: its id range, the actions of it that are read, then their leads,
+    deadlines, progress and chase events, a query each."""
+    a = _ACTION
+    # the next `chunk` ids (how many, the first and the last), then those of them needed:
+    # each test below looks only at the rows of this id range (PostgreSQL would otherwise
+    # hash whole tables for every chunk)
+    next_ids = (
+        select(a.c.id)
+        .where(a.c.id > bindparam("after", 0, type_=Integer))
+        .order_by(a.c.id)
+        .limit(bindparam("chunk", chunk, type_=Integer))
+        .subquery()
+    )
+    ids = next_ids.c.id
+    window = cast("Select[Any]", select(func.min(ids), func.max(ids), func.count(ids)))
+    wanted = _wanted(conn, needed)
     last = 0
     while True:
-        ids = [row[0] for row in _raw(conn, window, "window", after=last, chunk=chunk)]
-        if not ids:
+        ((first, last, ranged),) = _raw(conn, window, "window", after=last, chunk=chunk)
+        if not ranged:
             return
-        first, last = ids[0], ids[-1]
-        rows = [
-            (action_id, plan_id, position, ref, title, status, _day(due))
-            for action_id, plan_id, position, ref, title, status, due in _run(
-                conn, wanted, first=first, last=last
+        actions = _run(conn, wanted, first=first, last=last)
+        if actions:
+            span = _Span.of(conn, first, last, [row[0] for row in actions], ranged)
+            yield _Rows(
+                actions,
+                span.rows(conn, _leads_query, "leads"),
+                span.rows(conn, _deadlines_query, "deadlines"),
+                span.rows(conn, _progress_query, "progress"),
+                span.rows(conn, _reminded_query, "reminded"),
+                span.rows(conn, _steps_query, "steps"),
             )
-        ]
-        if rows:
-            span = _Span.of(conn, first, last, [row[0] for row in rows], len(ids))
-            yield _chunk(conn, rows, span, plan_dates, reaches)
-        if len(ids) < chunk:
+        if ranged < chunk:
             return
 
 
 def _may_need(h: Horizon) -> ColumnElement[bool]:
-    """`needs_update` can only say yes to an action with a pending deadline due by the
-    horizon, a recurring one whose period is being asked about, or no progress dated after
-    the quiet bound; and only escalated actions can be reset."""
+    """`needs_update` can only say yes to an action with no progress dated after the quiet
+    bound, a pending deadline due by the horizon, or a recurring one whose period is being
+    asked about; and only escalated actions can be reset. The tests run in that order, the
+    cheapest first (progress by the index on action and date): most actions are quiet, and
+    the first test that holds spares the others."""
     a, ms, pe, e = _ACTION, _MILESTONE, _PROGRESS, _EVENT
     ever_escalated = exists().where(
         e.c.action_id == a.c.id,
@@ -175,6 +296,11 @@ def _may_need(h: Horizon) -> ColumnElement[bool]:
     )
     if not h.in_window:
         return ever_escalated
+    quiet = ~exists().where(
+        pe.c.action_id == a.c.id,
+        pe.c.action_id.between(_FIRST, _LAST),
+        pe.c.dated > h.quiet_by,
+    )
     undone = and_(ms.c.action_id == a.c.id, ms.c.action_id.between(_FIRST, _LAST), not_(ms.c.done))
     deadline_due = exists().where(
         undone,
@@ -185,18 +311,17 @@ def _may_need(h: Horizon) -> ColumnElement[bool]:
         a.c.due <= h.due_by,
         ~exists().where(ms.c.action_id == a.c.id, ms.c.action_id.between(_FIRST, _LAST)),
     )
-    period = exists().where(
-        undone,
-        ms.c.recurrence.in_(h.periods or ("",)),
-        or_(ms.c.start.is_(None), ms.c.start <= h.today),
-        or_(ms.c.due.is_(None), ms.c.due >= h.today),
-    )
-    quiet = ~exists().where(
-        pe.c.action_id == a.c.id,
-        pe.c.action_id.between(_FIRST, _LAST),
-        pe.c.dated > h.quiet_by,
-    )
-    may_be_asked = and_(a.c.status != "complete", or_(deadline_due, own_due, period, quiet))
+    tests = [quiet, deadline_due, own_due]
+    if h.periods:  # on most days no period is asked about, and the test is left out
+        tests.append(
+            exists().where(
+                undone,
+                ms.c.recurrence.in_(h.periods),
+                or_(ms.c.start.is_(None), ms.c.start <= h.today),
+                or_(ms.c.due.is_(None), ms.c.due >= h.today),
+            )
+        )
+    may_be_asked = and_(a.c.status != "complete", or_(*tests))
     return or_(may_be_asked, ever_escalated)
 
 
@@ -210,12 +335,12 @@ class _Span:
 
     first: int
     last: int
-    ids: list[int] | None
+    ids: str | None  # as JSON text, bound to each query
 
     @classmethod
     def of(cls, conn: Connection, first: int, last: int, read: list[int], ranged: int) -> _Span:
         every = len(read) == ranged or conn.dialect.name != "sqlite"
-        return cls(first, last, None if every else read)
+        return cls(first, last, None if every else json.dumps(read))
 
     def holds(self, column: Any) -> ColumnElement[bool]:
         in_range = cast(ColumnElement[bool], column.between(_FIRST, _LAST))
@@ -224,11 +349,13 @@ class _Span:
         listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(_IDS))
         return and_(in_range, column.in_(listed))
 
-    def rows(self, conn: Connection, query: Select[Any], name: str) -> list[Any]:
+    def rows(self, conn: Connection, query: Callable[[_Span], Select[Any]], name: str) -> list[Any]:
+        """The rows of `query(self)`, built and compiled for the first chunk only."""
         if self.ids is None:
-            return _raw(conn, query, name, first=self.first, last=self.last)
-        ids = json.dumps(self.ids)
-        return _raw(conn, query, name + "/ids", first=self.first, last=self.last, ids=ids)
+            known = _compiled(conn, lambda: query(self), name)
+            return _run(conn, known, first=self.first, last=self.last)
+        known = _compiled(conn, lambda: query(self), name + "/ids")
+        return _run(conn, known, first=self.first, last=self.last, ids=self.ids)
 
 
 _Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any]]
@@ -240,13 +367,16 @@ def _raw(conn: Connection, query: Select[Any], name: str = "", **params: Any) ->
     """All rows as the driver gives them: SQLAlchemy's row objects and type processing cost
     more than the rest of reading. Dates and datetimes come back as ISO text from SQLite (see
     _day and _moment). A `name` keeps the compiled statement for the next chunk."""
-    where = (name, conn.dialect.name, conn.dialect.driver)
-    known = _COMPILED.get(where) if name else None
-    if known is None:
-        known = _compile(conn, query)
-        if name:
-            _COMPILED[where] = known
+    known = _compiled(conn, lambda: query, name) if name else _compile(conn, query)
     return _run(conn, known, **params)
+
+
+def _compiled(conn: Connection, query: Callable[[], Select[Any]], name: str) -> _Compiled:
+    where = (name, conn.dialect.name, conn.dialect.driver)
+    known = _COMPILED.get(where)
+    if known is None:
+        known = _COMPILED[where] = _compile(conn, query())
+    return known
 
 
 def _compile(conn: Connection, query: Select[Any]) -> _Compiled:
@@ -288,45 +418,52 @@ def _day(value: Any) -> date | None:
     return day
 
 
+_MOMENTS: dict[str, datetime] = {}  # SQLite's text to its moment: a run's reminders share a few
+
+
 def _moment(value: Any) -> datetime | None:
     """SQLite hands datetimes back as text without their zone; they were stored in UTC."""
     if value is None:
         return None
-    if not isinstance(value, datetime):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment = _MOMENTS.get(value)
+    if moment is None:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if len(_MOMENTS) < 100_000:
+            _MOMENTS[value] = moment
+    return moment
 
 
 def _chunk(
-    conn: Connection,
-    rows: list[Any],
-    span: _Span,
+    rows: _Rows,
     plan_dates: dict[str, date | None],
     reaches: tuple[dict[int, Lead], dict[int, Lead]],
 ) -> list[tuple[Place, ActionState]]:
-    leads = _leads(conn, span, reaches)
-    deadlines = _deadlines(conn, span)
-    progress = _latest_progress(conn, span)
-    chases = _chases(conn, span, progress)
+    leads = _leads(rows.leads, reaches)
+    deadlines = _deadlines(rows.deadlines)
+    progress = _latest_progress(rows.progress)
+    chases = _chases(rows.reminded, rows.steps, progress)
     out = []
-    for action_id, plan_id, position, ref, title, status, due in rows:
+    for action_id, plan_id, position, ref, title, status, due in rows.actions:
         days = deadlines.get(action_id, ())
         if not days and due is not None:
-            days = (Deadline(title, due),)
+            days = (Deadline(title, _day(due)),)
         latest = progress.get(action_id)
         last_day = latest[0] if latest else None
-        state = ActionState(
-            action_id,
-            plan_id,
-            ref,
-            title,
-            status,
-            leads.get(action_id, ()),
-            days,
-            last_day,
-            last_day or plan_dates.get(plan_id) or date.min,
-            chases.get(action_id, _NO_CHASE),
-        )
+        state = _new(ActionState)
+        _ID(state, action_id)
+        _PLAN_ID(state, plan_id)
+        _REF(state, ref)
+        _TITLE(state, title)
+        _STATUS(state, status)
+        _LEADS(state, leads.get(action_id, ()))
+        _DEADLINES(state, days)
+        _LAST_PROGRESS(state, last_day)
+        _QUIET_SINCE(state, last_day or plan_dates.get(plan_id) or date.min)
+        _CHASE(state, chases.get(action_id, _NO_CHASE))
         out.append(((plan_id, position, action_id), state))
     return out
 
@@ -351,19 +488,22 @@ def _reaches(conn: Connection) -> tuple[dict[int, Lead], dict[int, Lead]]:
     return persons, groups
 
 
-def _leads(
-    conn: Connection, span: _Span, reaches: tuple[dict[int, Lead], dict[int, Lead]]
-) -> dict[int, tuple[Lead, ...]]:
-    """Whom each action's reminders reach, each once, in the plan's order of its leads."""
+def _leads_query(span: _Span) -> Select[Any]:
     al = _LEAD
-    persons, groups = reaches
-    query = (
+    return (
         select(al.c.action_id, al.c.person_id, al.c.group_id)
         .where(span.holds(al.c.action_id))
         .order_by(al.c.action_id, al.c.position, al.c.id)
     )
+
+
+def _leads(
+    rows: list[Any], reaches: tuple[dict[int, Lead], dict[int, Lead]]
+) -> dict[int, tuple[Lead, ...]]:
+    """Whom each action's reminders reach, each once, in the plan's order of its leads."""
+    persons, groups = reaches
     found: dict[int, dict[str, Lead]] = {}
-    for action_id, person_id, group_id in span.rows(conn, query, "leads"):
+    for action_id, person_id, group_id in rows:
         if person_id is not None:
             lead = persons[person_id]
         elif group_id is not None and group_id in groups:
@@ -374,33 +514,45 @@ def _leads(
     return {action_id: tuple(by_key.values()) for action_id, by_key in found.items()}
 
 
-def _deadlines(conn: Connection, span: _Span) -> dict[int, tuple[Deadline, ...]]:
+def _deadlines_query(span: _Span) -> Select[Any]:
     ms = _MILESTONE
-    query = (
+    return (
         select(ms.c.action_id, ms.c.text, ms.c.due, ms.c.done, ms.c.recurrence, ms.c.start)
         .where(span.holds(ms.c.action_id))
         .order_by(ms.c.action_id, ms.c.position, ms.c.occurrence, ms.c.id)
     )
-    found: dict[int, list[Deadline]] = {}
-    rows = span.rows(conn, query, "deadlines")
+
+
+def _deadlines(rows: list[Any]) -> dict[int, tuple[Deadline, ...]]:
+    """Each action's deadlines in the plan's order (the rows come by action, in that order)."""
+    found: dict[int, tuple[Deadline, ...]] = {}
+    current: int | None = None
+    days: list[Deadline] = []
+    day = _DAYS.get
     for action_id, text, due, done, recurrence, start in rows:
-        found.setdefault(action_id, []).append(
-            Deadline(text, _day(due), bool(done), recurrence, _day(start))
-        )
-    return {action_id: tuple(days) for action_id, days in found.items()}
+        if action_id != current:
+            if days:
+                found[cast(int, current)] = tuple(days)
+            current, days = action_id, []
+        deadline = _new(Deadline)
+        _TEXT(deadline, text)
+        _DUE(deadline, None if due is None else day(due) or _day(due))
+        _DONE(deadline, bool(done))
+        _RECURRENCE(deadline, recurrence)
+        _START(deadline, None if start is None else day(start) or _day(start))
+        days.append(deadline)
+    if days:
+        found[cast(int, current)] = tuple(days)
+    return found
 
 
-def _latest_progress(conn: Connection, span: _Span) -> dict[int, tuple[date, Any]]:
-    """Per action: the latest day its progress entries speak of, and when the latest was
-    recorded (as the driver gives it: only escalated actions need it as a datetime). A
-    month-precise entry speaks of its month's last day, so the latest day is taken over each
-    precision's latest entry, not from the latest `dated` alone."""
+def _progress_query(span: _Span) -> Select[Any]:
     pe = _PROGRESS
 
     def latest(*precisions: str) -> Any:
         return func.max(case((pe.c.precision.in_(precisions), pe.c.dated)))
 
-    query = (
+    return (
         select(
             pe.c.action_id,
             latest("day"),
@@ -411,8 +563,15 @@ def _latest_progress(conn: Connection, span: _Span) -> dict[int, tuple[date, Any
         .where(span.holds(pe.c.action_id))
         .group_by(pe.c.action_id)
     )
+
+
+def _latest_progress(rows: list[Any]) -> dict[int, tuple[date, Any]]:
+    """Per action: the latest day its progress entries speak of, and when the latest was
+    recorded (as the driver gives it: only escalated actions need it as a datetime). A
+    month-precise entry speaks of its month's last day, so the latest day is taken over each
+    precision's latest entry, not from the latest `dated` alone."""
     found: dict[int, tuple[date, Any]] = {}
-    for action_id, day, month, year, recorded in span.rows(conn, query, "progress"):
+    for action_id, day, month, year, recorded in rows:
         newest = _day(day)
         for value, precision in ((month, "month"), (year, "year")):
             if value is not None:
@@ -441,29 +600,39 @@ def _days_in(year: int, month: int) -> int:
     return monthrange(year, month)[1]
 
 
+def _reminded_query(span: _Span) -> Select[Any]:
+    e = _EVENT
+    return (
+        select(e.c.action_id, e.c.at)
+        .where(span.holds(e.c.action_id), e.c.kind == "reminded")
+        .group_by(e.c.action_id, e.c.at)
+        .order_by(e.c.action_id, e.c.at)
+    )
+
+
+def _steps_query(span: _Span) -> Select[Any]:
+    e = _EVENT
+    return (
+        select(e.c.action_id, e.c.kind, e.c.at, e.c.level, e.c.until)
+        .where(span.holds(e.c.action_id), e.c.kind.in_(("snoozed", *LEVEL_EVENTS)))
+        .where(or_(e.c.kind == "snoozed", and_(e.c.level.is_not(None), e.c.level != "")))
+        .order_by(e.c.action_id, e.c.at, e.c.id)
+    )
+
+
 def _chases(
-    conn: Connection,
-    span: _Span,
-    progress: dict[int, tuple[date, Any]],
+    reminded: list[Any], steps: list[Any], progress: dict[int, tuple[date, Any]]
 ) -> dict[int, Chase]:
     """The chase state `load_state` reads back from the audit trail: reminder runs (one per
     distinct moment) counted after the latest progress recorded, which `progress` already
     holds, so the runs are read from the index on (action, kind, moment) alone; the few level
     and snooze events read as they are."""
-    e = _EVENT
-    in_chunk = span.holds(e.c.action_id)
-    reminded = (
-        select(e.c.action_id, e.c.at)
-        .where(in_chunk, e.c.kind == "reminded")
-        .group_by(e.c.action_id, e.c.at)
-        .order_by(e.c.action_id, e.c.at)
-    )
     runs: dict[int, tuple[datetime | None, int]] = {}
     current: int | None = None
     answered: datetime | None = None
     moment: datetime | None = None
     count = 0
-    for action_id, at in span.rows(conn, reminded, "reminded"):  # by action, then moment
+    for action_id, at in reminded:  # by action, then moment
         if action_id != current:
             if current is not None:
                 runs[current] = (moment, count)
@@ -477,13 +646,7 @@ def _chases(
         runs[current] = (moment, count)
     levels: dict[int, tuple[Level, datetime | None]] = {}
     snoozes: dict[int, date | None] = {}
-    steps = (
-        select(e.c.action_id, e.c.kind, e.c.at, e.c.level, e.c.until)
-        .where(in_chunk, e.c.kind.in_(("snoozed", *LEVEL_EVENTS)))
-        .where(or_(e.c.kind == "snoozed", and_(e.c.level.is_not(None), e.c.level != "")))
-        .order_by(e.c.action_id, e.c.at, e.c.id)
-    )
-    for action_id, kind, at, level, until in span.rows(conn, steps, "steps"):
+    for action_id, kind, at, level, until in steps:
         if kind == "snoozed":
             snoozes[action_id] = _day(until)
         else:

@@ -210,6 +210,18 @@ def test_a_lead_asked_about_actions_in_different_chunks_gets_one_reminder(genera
     assert len({r.lead.key for r in decisions.reminders}) == len(decisions.reminders)
 
 
+def test_reading_stopped_after_a_chunk_leaves_the_session_usable(generated: str):
+    """Deciding may fail after the first chunk: the reading stops there and the session
+    still answers (on PostgreSQL the next chunk's queries were already sent, pipelined)."""
+    with session(make_engine(generated)) as s:
+        chunks = read_actions(s, 61, horizon(RULES.rules, GENERATED_NOW))
+        first = next(chunks)
+        chunks.close()
+        assert 0 < len(first) <= 61
+        assert len(s.exec(select(m.Action.id)).all()) > 61
+        assert streamed(generated, 61) == {a.id: a for a in loaded_state(generated).actions}
+
+
 # --- deciding in parts, no database -----------------------------------------------------------
 
 
