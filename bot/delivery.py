@@ -22,7 +22,6 @@ Temporary failures are retried with growing waits; permanent ones are not.
 from __future__ import annotations
 
 import email.policy
-import functools
 import json
 import logging
 import threading
@@ -30,17 +29,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, Update, bindparam, insert, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bot import models as m
 from bot.db import session
+from bot.delivery_results import ResultWriter
 from bot.instances import instance_for
 from bot.notify.content import Recipient
-from bot.notify.email import SendResult, StoredEmail, Transport
+from bot.notify.email import SendResult, SmtpTransport, StoredEmail, Transport
 from bot.notify.slack import SlackResult, SlackTransport
 
 log = logging.getLogger(__name__)
@@ -158,35 +158,55 @@ _active_claims: set[str] = set()
 _active_mutex = threading.Lock()
 
 
-def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str, list[m.Outbox]]:
+class _Claimed(NamedTuple):
+    """What delivering and recording one claimed outbox row need, read without the ORM."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient_key: str | None
+    attempts: int
+    message_id: str | None
+    payload: str
+    claim: str
+
+
+_CLAIMED_COLUMNS = [getattr(m.Outbox, name) for name in _Claimed._fields[:-1]]
+
+
+def _claim(engine: Engine, channel: str, now: datetime, limit: int) -> tuple[str, list[_Claimed]]:
     claim = f"{instance_for(engine).claim_name()}/{uuid.uuid4().hex}"
     with _active_mutex:
         _active_claims.add(claim)
-    with session(engine) as s, s.begin():
-        rows = s.exec(
-            select(m.Outbox)
-            .where(
-                m.Outbox.channel == channel,
-                m.Outbox.status == "pending",
-                (col(m.Outbox.next_attempt_at).is_(None))
-                | (col(m.Outbox.next_attempt_at) <= _utc(now)),
+    with engine.begin() as conn:
+        ids = list(
+            conn.scalars(
+                select(m.Outbox.id)
+                .where(
+                    m.Outbox.channel == channel,
+                    m.Outbox.status == "pending",
+                    (col(m.Outbox.next_attempt_at).is_(None))
+                    | (col(m.Outbox.next_attempt_at) <= _utc(now)),
+                )
+                .order_by(col(m.Outbox.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            .order_by(col(m.Outbox.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        )
+        if not ids:
+            return claim, []
+        # one statement for the batch, in the transaction that holds the rows' locks
+        conn.execute(
+            update(m.Outbox)
+            .where(col(m.Outbox.id).in_(ids))
+            .values(status="sending", claim=claim, claimed_at=_utc(now))
+        )
+        # Read apart from choosing them: ordering every pending row with its payload
+        # (SQLite sorts whole rows) cost more than sending them.
+        rows = conn.execute(
+            select(*_CLAIMED_COLUMNS).where(col(m.Outbox.id).in_(ids)).order_by(col(m.Outbox.id))
         ).all()
-        if rows:
-            # one statement for the batch, in the transaction that holds the rows' locks
-            s.execute(
-                update(m.Outbox)
-                .where(col(m.Outbox.id).in_([row.id for row in rows]))
-                .values(status="sending", claim=claim, claimed_at=_utc(now))
-                .execution_options(synchronize_session=False)
-            )
-        s.expunge_all()
-        for row in rows:
-            row.status, row.claim, row.claimed_at = "sending", claim, _utc(now)
-    return claim, list(rows)
+    return claim, [_Claimed._make((*row, claim)) for row in rows]
 
 
 def _release(engine: Engine, claim: str) -> None:
@@ -205,15 +225,31 @@ def _release(engine: Engine, claim: str) -> None:
 def _deliver_email(
     engine: Engine, transport: Transport, now: datetime, limit: int, report: DeliveryReport
 ) -> None:
+    if isinstance(transport, SmtpTransport):
+        with transport.session() as session:  # one connection for all the batches
+            _deliver_email_batches(engine, session, now, limit, report)
+    else:
+        _deliver_email_batches(engine, transport, now, limit, report)
+
+
+def _deliver_email_batches(
+    engine: Engine, transport: Transport, now: datetime, limit: int, report: DeliveryReport
+) -> None:
     while True:
         claim, rows = _claim(engine, "email", now, limit)
         if not rows:
             return
         messages = [StoredEmail.from_text(r.payload) for r in rows]
+        results = ResultWriter(engine)
 
-        def record(index: int, result: SendResult, rows: list[m.Outbox] = rows) -> None:
+        def record(
+            index: int,
+            result: SendResult,
+            rows: list[_Claimed] = rows,
+            results: ResultWriter = results,
+        ) -> None:
             _record(
-                engine,
+                results,
                 rows[index],
                 now,
                 result.ok,
@@ -226,6 +262,7 @@ def _deliver_email(
         try:
             transport.send_batch(messages, on_result=record)
         finally:
+            results.close()
             _release(engine, claim)
 
 
@@ -236,12 +273,13 @@ def _deliver_slack(
         claim, rows = _claim(engine, "slack", now, limit)
         if not rows:
             return
+        results = ResultWriter(engine)
         try:
             for row in rows:
                 payload = json.loads(row.payload)
                 result = _send_slack(transport, payload)
                 _record(
-                    engine,
+                    results,
                     row,
                     now,
                     result.ok,
@@ -252,6 +290,7 @@ def _deliver_slack(
                     result.retry_after,
                 )
         finally:
+            results.close()
             _release(engine, claim)
 
 
@@ -264,8 +303,8 @@ def _send_slack(transport: SlackTransport, payload: dict[str, Any]) -> SlackResu
 
 
 def _record(
-    engine: Engine,
-    row: m.Outbox,
+    results: ResultWriter,
+    row: _Claimed,
     now: datetime,
     ok: bool,
     error: str | None,
@@ -275,7 +314,7 @@ def _record(
     retry_after: float | None = None,
 ) -> None:
     """`row` as this process claimed it: nobody else writes a claimed row, so its attempts
-    are as stored. One UPDATE and one INSERT, committed at once.
+    are as stored. The row and its audit event are written in one commit.
 
     `retry_after`: the service asked us to wait (a rate limit); that is waited out however
     long it is, and never makes us give up on the message."""
@@ -300,36 +339,10 @@ def _record(
         values.update(status="pending", error=error, next_attempt_at=_utc(now + backoff(attempts)))
         report.retrying += 1
         event = _result_event(row, "retrying", now, error)
-    with engine.begin() as conn:
-        _store_result(conn, row.id, values, event)
+    results.write(row.id, row.claim, values, event)
 
 
-def _store_result(
-    conn: Connection, row_id: int | None, values: dict[str, Any], event: dict[str, Any]
-) -> None:
-    if conn.dialect.name == "postgresql":
-        # The commit returns once the server has the record, without waiting for its disk,
-        # as SQLite's synchronous=NORMAL does (bot/db.py): another process sees it at once
-        # and a crash of this process loses nothing. Only a crash of the database server
-        # itself can forget the last fraction of a second of results; those rows are then
-        # still 'sending' and their messages go again (README, "A crash"). Waiting for the
-        # disk made every message wait several milliseconds.
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    conn.execute(_update_for(tuple(values)), {**values, "row_id": row_id})
-    conn.execute(_INSERT_EVENT, event)
-
-
-@functools.cache
-def _update_for(columns: tuple[str, ...]) -> Update:
-    """The UPDATE of these columns of one outbox row, built once per set of columns."""
-    return (
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == bindparam("row_id"))
-        .values({name: bindparam(name) for name in columns})
-    )
-
-
-def _result_event(row: m.Outbox, kind: str, now: datetime, detail: str | None) -> dict[str, Any]:
+def _result_event(row: _Claimed, kind: str, now: datetime, detail: str | None) -> dict[str, Any]:
     """`_event`'s columns, for a Core INSERT."""
     return {
         "at": _utc(now),
@@ -338,10 +351,6 @@ def _result_event(row: m.Outbox, kind: str, now: datetime, detail: str | None) -
         "detail": f"{row.kind} by {row.channel}" + (f": {detail}" if detail else ""),
         "outbox_id": row.id,
     }
-
-
-_OUTBOX = cast(Table, m.Outbox.__table__)  # type: ignore[attr-defined]
-_INSERT_EVENT = insert(cast(Table, m.AuditEvent.__table__))  # type: ignore[attr-defined]
 
 
 def _event(row: m.Outbox, kind: str, now: datetime, detail: str | None) -> m.AuditEvent:

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from bot import models as m
 from bot.db import create_schema, make_engine, session
 from bot.delivery import INTERRUPTED, Transports, backoff, deliver, email_payload, slack_payload
+from bot.delivery_results import ResultWriter
 from bot.instances import Instance
 from bot.notify.content import Recipient
 from bot.notify.email import (
@@ -77,10 +78,15 @@ def received_ids(srv: Server) -> list[str]:
     return [r["message"]["Message-ID"] for r in srv.handler.received]
 
 
-def test_the_outbox_goes_out_once_over_one_connection(database_url: str, server: Server):
+@pytest.mark.parametrize("batch_size", [50, 2])
+def test_the_outbox_goes_out_once_over_one_connection(
+    database_url: str, server: Server, batch_size: int
+):
+    """In one batch or in three: the batches of one delivery share the connection."""
     queue(database_url)
     engine = make_engine(database_url)
-    report = deliver(engine, Transports(email=SmtpTransport(server.config)), NOW)
+    smtp = Transports(email=SmtpTransport(server.config))
+    report = deliver(engine, smtp, NOW, batch_size=batch_size)
     assert (report.sent, report.failed, report.retrying) == (5, 0, 0)
     assert len(server.handler.connections) == 1
     assert [r["rcpt_tos"] for r in server.handler.received] == [
@@ -300,3 +306,34 @@ def test_a_long_subject_is_written_on_one_line_as_it_was_rendered(tmp_path):
     deliver(engine, Transports(email=OutboxDirTransport(tmp_path / "out")), NOW)
     [written] = (tmp_path / "out").glob("*.eml")
     assert f"\r\nSubject: {subject}\r\n".encode() in written.read_bytes()
+
+
+def test_a_result_is_written_once_and_only_while_its_claim_holds_the_row(database_url: str):
+    """What lets a result be written again after a lost connection (bot/delivery_results.py)
+    without a second copy, and keeps a batch that gave its rows up from overwriting them."""
+    first, second = queue(database_url, 2)
+    engine = make_engine(database_url)
+    with session(engine) as s, s.begin():
+        for row_id, claim in ((first, "me/1"), (second, "someone-else/2")):
+            row = s.get_one(m.Outbox, row_id)
+            row.status, row.claim, row.claimed_at = "sending", claim, NOW
+    values = {"claim": None, "claimed_at": None, "attempts": 1, "status": "sent"}
+    values.update(sent_at=NOW, error=None, message_id="<sent@example.org>")
+
+    def event(row_id: int) -> dict[str, object]:
+        return {"at": NOW, "kind": "sent", "person_key": "kelly.cogger", "detail": "reminder",
+                "outbox_id": row_id}  # fmt: skip
+
+    writer = ResultWriter(engine)
+    try:
+        assert writer.write(first, "me/1", values, event(first)) is True
+        assert writer.write(first, "me/1", values, event(first)) is False
+        assert writer.write(second, "me/1", values, event(second)) is False
+    finally:
+        writer.close()
+    assert rows(database_url) == [("sent", 1, None), ("sending", 0, None)]
+    with session(engine) as s:
+        events = s.exec(select(m.AuditEvent.outbox_id).where(m.AuditEvent.kind == "sent")).all()
+        claims = s.exec(select(m.Outbox.claim).order_by(col(m.Outbox.id))).all()
+    assert list(events) == [first]
+    assert list(claims) == [None, "someone-else/2"]

@@ -189,6 +189,14 @@ def count(engine: Engine, model: type) -> int:
         return int(s.exec(select(func.count()).select_from(model)).one())
 
 
+def sent_events(engine: Engine) -> list[int]:
+    """How many 'sent' audit events each outbox row has, in id order."""
+    with session(engine) as s:
+        rows = s.exec(select(m.Outbox.id).order_by(col(m.Outbox.id))).all()
+        events = s.exec(select(m.AuditEvent.outbox_id).where(m.AuditEvent.kind == "sent")).all()
+    return [list(events).count(row) for row in rows]
+
+
 def received(server: Server) -> list[str]:
     return [str(r["message"]["Message-ID"]) for r in server.handler.received]
 
@@ -267,13 +275,17 @@ class ThenTheDatabase:
         return self.inner.send_batch(messages, on_result=record)
 
 
-def test_a_restart_between_sending_and_recording(bot, postgres, server: Server):
+@pytest.mark.parametrize("at", [0, 1], ids=["before-the-first-record", "after-a-record"])
+def test_a_restart_between_sending_and_recording(bot, postgres, server: Server, at: int):
+    """At 1 the batch's results connection was in use before the restart, and the record
+    after it finds that connection dead."""
     engine, rules, settings = bot
-    transport = ThenTheDatabase(SmtpTransport(server.config), at=0, do=postgres.restart)
+    transport = ThenTheDatabase(SmtpTransport(server.config), at=at, do=postgres.restart)
     result = tick(engine, rules, settings, MONDAY, Transports(email=transport))
-    # the record after the restart went through on a new connection
+    # the record after the restart went through on a new connection, once
     assert result.delivery is not None and result.delivery.sent == result.queued == 3
     assert outbox(engine) == [("sent", 1)] * 3
+    assert sent_events(engine) == [1, 1, 1]
     smtp = Transports(email=SmtpTransport(server.config))
     assert deliver(engine, smtp, MONDAY + timedelta(hours=1)).sent == 0
     assert received(server) == sent_ids(engine)

@@ -28,8 +28,9 @@ import smtplib
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import _encoded_words  # type: ignore[attr-defined]  # the package's own encoder
@@ -496,29 +497,19 @@ class SmtpTransport:
     def send_batch(
         self, messages: Sequence[Outgoing], on_result: OnResult | None = None
     ) -> list[SendResult]:
-        results: list[SendResult] = []
-        held = _Held(results, on_result)
-        smtp: _GatedSMTP | None = None
-        connect_error: str | None = None
+        with self.session() as session:
+            return session.send_batch(messages, on_result)
+
+    @contextmanager
+    def session(self) -> Iterator[SmtpSession]:
+        """Batches sent through the session share one connection, closed when it ends:
+        delivery claims its rows a few dozen at a time, and a connection (with TLS and a
+        login) for each of those cost more than the messages."""
+        session = SmtpSession(self)
         try:
-            for msg in messages:
-                if connect_error is not None:
-                    held.report()
-                    held.keep(_failed(msg, connect_error, permanent=False))
-                    continue
-                try:
-                    smtp, result = self._send_one(smtp, msg, held.report)
-                except _ConnectFailed as exc:
-                    smtp, connect_error = None, str(exc)
-                    result = _failed(msg, connect_error, permanent=False)
-                held.report()  # if this message never reached its end of data
-                held.keep(result)
-            held.report()
+            yield session
         finally:
-            held.close()
-            if smtp is not None:
-                _quit(smtp)
-        return results
+            session.close()
 
     def _send_one(
         self, smtp: _GatedSMTP | None, msg: Outgoing, before_end: Callable[[], None]
@@ -594,6 +585,48 @@ class SmtpTransport:
             ) from exc
         log.debug("SMTP connected to %s (%s)", where, c.security)
         return smtp
+
+
+class SmtpSession:
+    """One connection, opened lazily, for the batches of one `SmtpTransport.session()`; a
+    Transport itself. A batch that cannot connect fails whole (temporarily); the next batch
+    tries again."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self.smtp: _GatedSMTP | None = None
+
+    def send_batch(
+        self, messages: Sequence[Outgoing], on_result: OnResult | None = None
+    ) -> list[SendResult]:
+        results: list[SendResult] = []
+        held = _Held(results, on_result)
+        connect_error: str | None = None
+        try:
+            for msg in messages:
+                if connect_error is not None:
+                    held.report()
+                    held.keep(_failed(msg, connect_error, permanent=False))
+                    continue
+                try:
+                    self.smtp, result = self.transport._send_one(self.smtp, msg, held.report)
+                except _ConnectFailed as exc:
+                    self.smtp, connect_error = None, str(exc)
+                    result = _failed(msg, connect_error, permanent=False)
+                held.report()  # if this message never reached its end of data
+                held.keep(result)
+            held.report()
+        except BaseException:
+            self.close()  # in an unknown state: the next batch starts afresh
+            raise
+        finally:
+            held.close()
+        return results
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            _quit(smtp)
 
 
 class _Held:
