@@ -258,6 +258,8 @@ class Outbox(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # a delivery pass takes the oldest pending rows of a channel (bot/delivery.py _claim)
+        Index("ix_outbox_queue", "status", "channel", "id"),
         # a reply without its token is matched by the Message-ID it answers
         Index("ix_outbox_message_id", "message_id"),
     )
