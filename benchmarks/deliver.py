@@ -60,17 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("url")
     parser.add_argument("count", type=int)
     parser.add_argument("port", type=int)
-    parser.add_argument("--batch-size", type=int, default=200, help="deliver()'s default")
+    parser.add_argument("--batch-size", type=int, help="default: deliver()'s, BATCH_SIZE")
     args = parser.parse_args(argv)
 
     from benchmarks.messages import reminder_decisions
     from bot.chasing import store_decisions
     from bot.db import make_engine, session
-    from bot.delivery import Transports, deliver
+    from bot.delivery import BATCH_SIZE, Transports, deliver
     from bot.notify.email import SmtpConfig, SmtpTransport
     from bot.rules import load_rules
 
     engine = make_engine(args.url)
+    batch_size = args.batch_size or BATCH_SIZE
     messages = prebuilt(engine)
     cpu = time.process_time()
     baseline = plain_smtplib(args.port, messages)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     stored = time.perf_counter() - started
     stored_cpu = time.process_time() - cpu
     while True:
-        report = deliver(engine, transports, NOW, batch_size=args.batch_size)
+        report = deliver(engine, transports, NOW, batch_size=batch_size)
         calls += 1
         sent += report.sent
         failed += report.failed + report.retrying
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
             "deliver_seconds": round(seconds - stored, 3),
             "deliver_cpu_seconds": round(cpu - stored_cpu, 2),
             "deliver_calls": calls,
-            "batch_size": args.batch_size,
+            "batch_size": batch_size,
             "mean_payload_bytes": sum(len(d) for _, d in messages) // max(len(messages), 1),
         },
     )
