@@ -17,7 +17,7 @@ the subject or the body, since both carry case details.
 
 from __future__ import annotations
 
-import binascii
+import base64
 import email.policy
 import hashlib
 import logging
@@ -296,12 +296,9 @@ def _body(text: str) -> tuple[str, str] | None:
         return None
     data = b"\n".join(lines) + b"\n"
     if data.isascii():
-        return "7bit", "\r\n".join(line.decode("ascii") for line in lines) + "\r\n"
-    encoded = [
-        binascii.b2a_base64(data[i : i + 57], newline=False).decode("ascii")
-        for i in range(0, len(data), 57)
-    ]
-    return "base64", "\r\n".join(encoded) + "\r\n"
+        return "7bit", (b"\r\n".join(lines) + b"\r\n").decode("ascii")
+    # 57 bytes to a line of 76 characters, as the package writes it
+    return "base64", base64.encodebytes(data).replace(b"\n", b"\r\n").decode("ascii")
 
 
 def _boundary(bodies: str) -> str:
